@@ -1,0 +1,98 @@
+/// A fixed-size set of indices, one bit each.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BitSet {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl BitSet {
+    /// A set over `0..len` with every bit clear.
+    pub fn new(len: usize) -> Self {
+        BitSet {
+            words: vec![0; len.div_ceil(64)],
+            len,
+        }
+    }
+
+    /// A set over `0..len` with every bit set.
+    pub fn full(len: usize) -> Self {
+        let mut set = BitSet {
+            words: vec![u64::MAX; len.div_ceil(64)],
+            len,
+        };
+        if len % 64 != 0 {
+            if let Some(last) = set.words.last_mut() {
+                *last = (1u64 << (len % 64)) - 1;
+            }
+        }
+        set
+    }
+
+    /// Number of indices the set ranges over.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the set ranges over no index at all.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    pub fn contains(&self, index: usize) -> bool {
+        self.words[index >> 6] & (1u64 << (index & 63)) != 0
+    }
+
+    #[inline]
+    pub fn insert(&mut self, index: usize) {
+        self.words[index >> 6] |= 1u64 << (index & 63);
+    }
+
+    #[inline]
+    pub fn remove(&mut self, index: usize) {
+        self.words[index >> 6] &= !(1u64 << (index & 63));
+    }
+
+    /// Sets or clears one bit.
+    #[inline]
+    pub fn set(&mut self, index: usize, value: bool) {
+        if value {
+            self.insert(index)
+        } else {
+            self.remove(index)
+        }
+    }
+
+    /// Number of set bits.
+    pub fn count_ones(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// Bytes of heap memory held.
+    pub fn heap_bytes(&self) -> usize {
+        self.words.capacity() * 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BitSet;
+
+    #[test]
+    fn full_sets_exactly_len_bits() {
+        for len in [0, 1, 63, 64, 65, 130] {
+            assert_eq!(BitSet::full(len).count_ones(), len);
+        }
+    }
+
+    #[test]
+    fn insert_remove_round_trip() {
+        let mut set = BitSet::new(100);
+        set.insert(3);
+        set.insert(99);
+        assert!(set.contains(3) && set.contains(99) && !set.contains(4));
+        set.remove(3);
+        assert!(!set.contains(3));
+        assert_eq!(set.count_ones(), 1);
+    }
+}

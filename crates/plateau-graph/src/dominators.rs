@@ -1,0 +1,350 @@
+//! Dominator tree and retained sizes by the semi-NCA algorithm (Georgiadis, "Linear-Time
+//! Algorithms for Dominators and Related Problems", 2005; the variant LLVM and LeakCanary use):
+//! an iterative DFS, semidominators by path-compressed evaluation, then immediate dominators as
+//! nearest common ancestors in the DFS tree. Near-linear time, no recursion, and about 24 bytes
+//! per node plus 4 per retaining edge while it runs.
+//!
+//! What counts as "reachable" follows Chrome DevTools, so retained sizes agree with it:
+//! only retaining edges are followed from the root; a node that no retaining edge reaches at
+//! all (held only weakly) hangs directly off the root, and so does anything left over after
+//! that (cycles held only by each other). Formally the tree is the dominator tree of the graph
+//! of retaining edges plus a virtual edge root -> v for each such node v.
+
+use crate::{BitSet, HeapGraph, NodeId};
+
+const NONE: u32 = u32::MAX;
+
+/// The dominator tree of a heap graph, with retained sizes.
+#[derive(Clone, Debug)]
+pub struct Dominators {
+    idom: Vec<NodeId>,
+    retained: Vec<u64>,
+    strongly_reachable: BitSet,
+    weak_only_size: u64,
+    weak_only_count: usize,
+    first_child: Vec<u32>,
+    children: Vec<NodeId>,
+}
+
+impl Dominators {
+    /// Computes the dominator tree of `graph` from its root.
+    pub fn compute(graph: &HeapGraph) -> Dominators {
+        let n = graph.node_count();
+        let root = graph.root();
+        let first_edge = graph.first_edge();
+        let targets = graph.edge_targets();
+        let retaining = graph.retaining_edges();
+
+        // Retaining in-degree of every node: finds the orphans and sizes the predecessor lists.
+        let mut in_degree = vec![0u32; n];
+        for (e, t) in targets.iter().enumerate() {
+            if retaining.contains(e) {
+                in_degree[t.index()] += 1;
+            }
+        }
+
+        // Depth-first numbering. `pre[node]` is the DFS number, `vertex[dfs]` the node.
+        let mut pre = vec![NONE; n];
+        let mut vertex: Vec<u32> = Vec::with_capacity(n);
+        let mut parent: Vec<u32> = Vec::with_capacity(n);
+        let mut walk = Dfs {
+            first_edge,
+            targets,
+            retaining,
+            pre: &mut pre,
+            vertex: &mut vertex,
+            parent: &mut parent,
+            stack: Vec::new(),
+        };
+        walk.run(root.0, 0);
+        let strongly_reached = walk.vertex.len();
+        let mut strongly_reachable = BitSet::new(n);
+        for &v in walk.vertex.iter() {
+            strongly_reachable.insert(v as usize);
+        }
+
+        // Nodes the root does not reach: orphans (no retaining edge points to them) first, then
+        // whatever is still left, each given a virtual edge from the root.
+        let mut from_root = BitSet::new(0);
+        if strongly_reached < n {
+            from_root = BitSet::new(n);
+            for v in 0..n {
+                if walk.pre[v] == NONE && in_degree[v] == 0 {
+                    from_root.insert(v);
+                    walk.run(v as u32, 0);
+                }
+            }
+            // Mark all of them before numbering any: numbering one reaches others.
+            let rest: Vec<u32> = (0..n as u32)
+                .filter(|&v| walk.pre[v as usize] == NONE)
+                .collect();
+            for &v in &rest {
+                from_root.insert(v as usize);
+            }
+            for v in rest {
+                if walk.pre[v as usize] == NONE {
+                    walk.run(v, 0);
+                }
+            }
+        }
+        drop(walk);
+        debug_assert_eq!(vertex.len(), n);
+
+        // Predecessor lists in DFS-number space (better locality in the main loop).
+        let mut pred_first = vec![0u32; n + 1];
+        for d in 0..n {
+            pred_first[d + 1] = pred_first[d] + in_degree[vertex[d] as usize];
+        }
+        drop(in_degree);
+        let mut fill = pred_first.clone();
+        let mut preds = vec![0u32; pred_first[n] as usize];
+        for (u, &pre_u) in pre.iter().enumerate() {
+            for e in first_edge[u]..first_edge[u + 1] {
+                if retaining.contains(e as usize) {
+                    let t = pre[targets[e as usize].index()] as usize;
+                    preds[fill[t] as usize] = pre_u;
+                    fill[t] += 1;
+                }
+            }
+        }
+        drop(fill);
+
+        // Semidominators, in decreasing DFS order. `ancestor` starts as the DFS parent and is
+        // path-compressed; `label[v]` is the vertex of least semidominator on the compressed path.
+        let mut semi: Vec<u32> = (0..n as u32).collect();
+        let mut label: Vec<u32> = (0..n as u32).collect();
+        let mut ancestor = parent.clone();
+        let mut path: Vec<u32> = Vec::new();
+        for w in (1..n).rev() {
+            let mut s = parent[w];
+            for &v in &preds[pred_first[w] as usize..pred_first[w + 1] as usize] {
+                let u = eval(v, w as u32 + 1, &mut ancestor, &mut label, &semi, &mut path);
+                s = s.min(semi[u as usize]);
+            }
+            if !from_root.is_empty() && from_root.contains(vertex[w] as usize) {
+                s = 0;
+            }
+            semi[w] = s;
+        }
+        drop(preds);
+        drop(pred_first);
+        drop(label);
+        drop(ancestor);
+
+        // Immediate dominators: the nearest ancestor of the DFS parent at or above the semidominator.
+        let mut idom = parent;
+        for w in 1..n {
+            let mut candidate = idom[w];
+            while candidate > semi[w] {
+                candidate = idom[candidate as usize];
+            }
+            idom[w] = candidate;
+        }
+        drop(semi);
+
+        // Retained sizes: children have larger DFS numbers than their dominators.
+        let sizes = graph.self_sizes();
+        let mut retained_dfs: Vec<u64> = vertex.iter().map(|&v| sizes[v as usize]).collect();
+        for w in (1..n).rev() {
+            let size = retained_dfs[w];
+            retained_dfs[idom[w] as usize] += size;
+        }
+        let mut retained = vec![0u64; n];
+        let mut idom_node = vec![root; n];
+        for d in 0..n {
+            let v = vertex[d] as usize;
+            retained[v] = retained_dfs[d];
+            idom_node[v] = NodeId(vertex[idom[d] as usize]);
+        }
+        idom_node[root.index()] = root;
+        drop(retained_dfs);
+        drop(idom);
+        drop(vertex);
+        drop(pre);
+
+        // Children lists of the dominator tree, each in node order.
+        let mut first_child = vec![0u32; n + 1];
+        for (v, d) in idom_node.iter().enumerate() {
+            if v != root.index() {
+                first_child[d.index() + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            first_child[i + 1] += first_child[i];
+        }
+        let mut fill = first_child.clone();
+        let mut children = vec![NodeId(0); n - 1];
+        for (v, d) in idom_node.iter().enumerate() {
+            if v != root.index() {
+                children[fill[d.index()] as usize] = NodeId(v as u32);
+                fill[d.index()] += 1;
+            }
+        }
+
+        let mut weak_only_size = 0;
+        let mut weak_only_count = 0;
+        if strongly_reached < n {
+            for v in 0..n {
+                if !strongly_reachable.contains(v) {
+                    weak_only_size += sizes[v];
+                    weak_only_count += 1;
+                }
+            }
+        }
+        Dominators {
+            idom: idom_node,
+            retained,
+            strongly_reachable,
+            weak_only_size,
+            weak_only_count,
+            first_child,
+            children,
+        }
+    }
+
+    /// The immediate dominator; the root's is the root itself.
+    #[inline]
+    pub fn idom(&self, n: NodeId) -> NodeId {
+        self.idom[n.index()]
+    }
+
+    /// Bytes freed if `n` were collected: its own size plus all it dominates.
+    #[inline]
+    pub fn retained_size(&self, n: NodeId) -> u64 {
+        self.retained[n.index()]
+    }
+
+    pub fn retained_sizes(&self) -> &[u64] {
+        &self.retained
+    }
+
+    /// Nodes `n` immediately dominates, in node order.
+    #[inline]
+    pub fn children(&self, n: NodeId) -> &[NodeId] {
+        let i = n.index();
+        &self.children[self.first_child[i] as usize..self.first_child[i + 1] as usize]
+    }
+
+    /// True when a chain of retaining edges leads from the root to `n`.
+    #[inline]
+    pub fn is_strongly_reachable(&self, n: NodeId) -> bool {
+        self.strongly_reachable.contains(n.index())
+    }
+
+    /// Total self size of the nodes no chain of retaining edges reaches (held only weakly,
+    /// or not at all).
+    pub fn weak_only_size(&self) -> u64 {
+        self.weak_only_size
+    }
+
+    pub fn weak_only_count(&self) -> usize {
+        self.weak_only_count
+    }
+
+    /// True when `a` dominates `b` (every node dominates itself).
+    pub fn dominates(&self, a: NodeId, mut b: NodeId) -> bool {
+        loop {
+            if a == b {
+                return true;
+            }
+            let up = self.idom(b);
+            if up == b {
+                return false;
+            }
+            b = up;
+        }
+    }
+
+    /// Bytes of heap memory held.
+    pub fn heap_bytes(&self) -> usize {
+        self.idom.capacity() * 4
+            + self.retained.capacity() * 8
+            + self.strongly_reachable.heap_bytes()
+            + self.first_child.capacity() * 4
+            + self.children.capacity() * 4
+    }
+}
+
+/// Iterative depth-first numbering over retaining edges.
+struct Dfs<'a> {
+    first_edge: &'a [u32],
+    targets: &'a [NodeId],
+    retaining: &'a BitSet,
+    pre: &'a mut Vec<u32>,
+    vertex: &'a mut Vec<u32>,
+    parent: &'a mut Vec<u32>,
+    stack: Vec<(u32, u32)>,
+}
+
+impl Dfs<'_> {
+    /// Numbers everything unnumbered reachable from `start`, whose DFS parent is `start_parent`.
+    fn run(&mut self, start: u32, start_parent: u32) {
+        self.pre[start as usize] = self.vertex.len() as u32;
+        self.vertex.push(start);
+        self.parent.push(start_parent);
+        self.stack.push((start, self.first_edge[start as usize]));
+        while let Some(top) = self.stack.last_mut() {
+            let (node, mut e) = *top;
+            let end = self.first_edge[node as usize + 1];
+            let mut next = None;
+            while e < end {
+                let t = self.targets[e as usize].0;
+                e += 1;
+                if self.pre[t as usize] == NONE && self.retaining.contains(e as usize - 1) {
+                    next = Some(t);
+                    break;
+                }
+            }
+            top.1 = e;
+            match next {
+                Some(t) => {
+                    self.pre[t as usize] = self.vertex.len() as u32;
+                    self.parent.push(self.pre[node as usize]);
+                    self.vertex.push(t);
+                    self.stack.push((t, self.first_edge[t as usize]));
+                }
+                None => {
+                    self.stack.pop();
+                }
+            }
+        }
+    }
+}
+
+/// Path-compressed evaluation: the vertex of least semidominator on the path from `v` up to
+/// (not including) the first vertex not yet processed (`< last_linked`).
+#[inline]
+fn eval(
+    v: u32,
+    last_linked: u32,
+    ancestor: &mut [u32],
+    label: &mut [u32],
+    semi: &[u32],
+    path: &mut Vec<u32>,
+) -> u32 {
+    if ancestor[v as usize] < last_linked {
+        return label[v as usize];
+    }
+    path.clear();
+    let mut x = v;
+    loop {
+        path.push(x);
+        x = ancestor[x as usize];
+        if ancestor[x as usize] < last_linked {
+            break;
+        }
+    }
+    let mut p = x;
+    let mut p_label = label[p as usize];
+    while let Some(y) = path.pop() {
+        let yi = y as usize;
+        ancestor[yi] = ancestor[p as usize];
+        if semi[p_label as usize] < semi[label[yi] as usize] {
+            label[yi] = p_label;
+        } else {
+            p_label = label[yi];
+        }
+        p = y;
+    }
+    label[v as usize]
+}

@@ -1,0 +1,588 @@
+use std::fmt;
+
+use crate::{BitSet, StringTable};
+
+/// A node (object) of a heap graph: its position in the graph's arrays.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+/// An edge (reference) of a heap graph: its position in the graph's edge arrays.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EdgeId(pub u32);
+
+/// A string of a graph's [`StringTable`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StrId(pub u32);
+
+/// A class (constructor, type) of a graph's class table.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClassId(pub u32);
+
+impl NodeId {
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl EdgeId {
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl ClassId {
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// What sort of thing a node is. The V8 node types, which HPROF objects map onto.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum NodeKind {
+    Hidden,
+    Array,
+    String,
+    Object,
+    Code,
+    Closure,
+    RegExp,
+    Number,
+    Native,
+    Synthetic,
+    ConsString,
+    SlicedString,
+    Symbol,
+    BigInt,
+    ObjectShape,
+    WasmObject,
+    /// A type this version of plateau does not know.
+    Other,
+}
+
+impl NodeKind {
+    /// The lower-case name V8 uses for this type (`"concatenated string"`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Hidden => "hidden",
+            NodeKind::Array => "array",
+            NodeKind::String => "string",
+            NodeKind::Object => "object",
+            NodeKind::Code => "code",
+            NodeKind::Closure => "closure",
+            NodeKind::RegExp => "regexp",
+            NodeKind::Number => "number",
+            NodeKind::Native => "native",
+            NodeKind::Synthetic => "synthetic",
+            NodeKind::ConsString => "concatenated string",
+            NodeKind::SlicedString => "sliced string",
+            NodeKind::Symbol => "symbol",
+            NodeKind::BigInt => "bigint",
+            NodeKind::ObjectShape => "object shape",
+            NodeKind::WasmObject => "wasm object",
+            NodeKind::Other => "other",
+        }
+    }
+
+    /// The kind V8 calls `name`, or [`NodeKind::Other`].
+    pub fn from_v8_name(name: &str) -> NodeKind {
+        match name {
+            "hidden" => NodeKind::Hidden,
+            "array" => NodeKind::Array,
+            "string" => NodeKind::String,
+            "object" => NodeKind::Object,
+            "code" => NodeKind::Code,
+            "closure" => NodeKind::Closure,
+            "regexp" => NodeKind::RegExp,
+            "number" => NodeKind::Number,
+            "native" => NodeKind::Native,
+            "synthetic" => NodeKind::Synthetic,
+            "concatenated string" => NodeKind::ConsString,
+            "sliced string" => NodeKind::SlicedString,
+            "symbol" => NodeKind::Symbol,
+            "bigint" => NodeKind::BigInt,
+            "object shape" => NodeKind::ObjectShape,
+            "wasm object" => NodeKind::WasmObject,
+            _ => NodeKind::Other,
+        }
+    }
+
+    /// Strings of any representation (flat, concatenated, sliced).
+    pub fn is_string(self) -> bool {
+        matches!(
+            self,
+            NodeKind::String | NodeKind::ConsString | NodeKind::SlicedString
+        )
+    }
+}
+
+/// What sort of reference an edge is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum EdgeKind {
+    /// A closure's captured variable; the name is the variable's.
+    Context,
+    /// An array element; the name is an index.
+    Element,
+    /// A named property (or a Java field).
+    Property,
+    /// A VM-internal field such as `table` or `elements`.
+    Internal,
+    /// A numbered VM-internal reference; the name is an index.
+    Hidden,
+    /// A synthetic convenience link (V8: root to the global object).
+    Shortcut,
+    /// A reference that never keeps its target alive.
+    Weak,
+    /// A type this version of plateau does not know.
+    Other,
+}
+
+impl EdgeKind {
+    /// True when the edge's name is a number (an index), not a string.
+    #[inline]
+    pub fn name_is_index(self) -> bool {
+        matches!(self, EdgeKind::Element | EdgeKind::Hidden)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::Context => "context",
+            EdgeKind::Element => "element",
+            EdgeKind::Property => "property",
+            EdgeKind::Internal => "internal",
+            EdgeKind::Hidden => "hidden",
+            EdgeKind::Shortcut => "shortcut",
+            EdgeKind::Weak => "weak",
+            EdgeKind::Other => "other",
+        }
+    }
+
+    /// The kind V8 calls `name`, or [`EdgeKind::Other`].
+    pub fn from_v8_name(name: &str) -> EdgeKind {
+        match name {
+            "context" => EdgeKind::Context,
+            "element" => EdgeKind::Element,
+            "property" => EdgeKind::Property,
+            "internal" => EdgeKind::Internal,
+            "hidden" => EdgeKind::Hidden,
+            "shortcut" => EdgeKind::Shortcut,
+            "weak" => EdgeKind::Weak,
+            _ => EdgeKind::Other,
+        }
+    }
+}
+
+/// Where in the source an object's constructor or a function was defined.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Location {
+    pub script_id: u32,
+    /// 0-based.
+    pub line: u32,
+    /// 0-based.
+    pub column: u32,
+}
+
+/// A class of the graph: the name shown to users, and for runtimes where two constructors
+/// can share a name (JavaScript), where it was defined.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClassInfo {
+    pub name: StrId,
+    pub location: Option<Location>,
+}
+
+/// The raw arrays a reader fills; [`HeapGraph::from_parts`] checks and adopts them.
+///
+/// Node arrays are indexed by [`NodeId`], edge arrays by [`EdgeId`]. The edges of node `n`
+/// are `first_edge[n] .. first_edge[n + 1]`.
+#[derive(Clone, Debug, Default)]
+pub struct GraphParts {
+    pub strings: StringTable,
+    pub node_kinds: Vec<NodeKind>,
+    pub node_names: Vec<StrId>,
+    /// The runtime's own object id (V8 heap object id, HPROF address).
+    pub node_ids: Vec<u64>,
+    /// Shallow size in bytes, after any runtime-specific size attribution.
+    pub self_sizes: Vec<u64>,
+    pub node_classes: Vec<ClassId>,
+    pub classes: Vec<ClassInfo>,
+    /// Length `node count + 1`, non-decreasing, ending at the edge count.
+    pub first_edge: Vec<u32>,
+    pub edge_kinds: Vec<EdgeKind>,
+    /// A [`StrId`] for named edges, an index for element and hidden edges.
+    pub edge_names: Vec<u32>,
+    pub edge_targets: Vec<NodeId>,
+    /// Edges that keep their target alive, for dominators and retained sizes. `None` means
+    /// [`default_retaining_edges`].
+    pub retaining: Option<BitSet>,
+    pub root: NodeId,
+    /// Roots that user code owns (V8: the global objects). Retainer paths go through them
+    /// in preference to VM-internal roots.
+    pub user_roots: Vec<NodeId>,
+    /// Definition sites of objects, sorted by node.
+    pub locations: Vec<(NodeId, Location)>,
+}
+
+/// Why a set of arrays does not form a graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphError(pub String);
+
+impl fmt::Display for GraphError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for GraphError {}
+
+/// An immutable heap graph in compressed-sparse-row form.
+#[derive(Clone, Debug)]
+pub struct HeapGraph {
+    strings: StringTable,
+    node_kinds: Vec<NodeKind>,
+    node_names: Vec<StrId>,
+    node_ids: Vec<u64>,
+    self_sizes: Vec<u64>,
+    node_classes: Vec<ClassId>,
+    classes: Vec<ClassInfo>,
+    first_edge: Vec<u32>,
+    edge_kinds: Vec<EdgeKind>,
+    edge_names: Vec<u32>,
+    edge_targets: Vec<NodeId>,
+    retaining: BitSet,
+    root: NodeId,
+    user_roots: Vec<NodeId>,
+    locations: Vec<(NodeId, Location)>,
+}
+
+/// The retention rule every runtime shares: weak edges and self references never retain,
+/// and shortcut edges retain only from the root.
+pub fn default_retaining_edges(
+    first_edge: &[u32],
+    edge_kinds: &[EdgeKind],
+    edge_targets: &[NodeId],
+    root: NodeId,
+) -> BitSet {
+    let mut retaining = BitSet::new(edge_kinds.len());
+    for node in 0..first_edge.len().saturating_sub(1) {
+        for e in first_edge[node] as usize..first_edge[node + 1] as usize {
+            let kind = edge_kinds[e];
+            let keeps = match kind {
+                EdgeKind::Weak => false,
+                EdgeKind::Shortcut => node == root.index(),
+                _ => true,
+            } && edge_targets[e].index() != node;
+            retaining.set(e, keeps);
+        }
+    }
+    retaining
+}
+
+impl HeapGraph {
+    /// Checks that the arrays are consistent and adopts them. Every check names what is wrong.
+    pub fn from_parts(parts: GraphParts) -> Result<HeapGraph, GraphError> {
+        let n = parts.node_kinds.len();
+        let e = parts.edge_kinds.len();
+        let err = |msg: String| Err(GraphError(msg));
+        if n == 0 {
+            return err("the graph has no nodes".into());
+        }
+        if n >= u32::MAX as usize || e >= u32::MAX as usize {
+            return err(format!(
+                "{n} nodes and {e} edges exceed plateau's limit of 2^32-1"
+            ));
+        }
+        for (what, len) in [
+            ("node names", parts.node_names.len()),
+            ("node ids", parts.node_ids.len()),
+            ("self sizes", parts.self_sizes.len()),
+            ("node classes", parts.node_classes.len()),
+        ] {
+            if len != n {
+                return err(format!("{what}: {len} entries for {n} nodes"));
+            }
+        }
+        for (what, len) in [
+            ("edge names", parts.edge_names.len()),
+            ("edge targets", parts.edge_targets.len()),
+        ] {
+            if len != e {
+                return err(format!("{what}: {len} entries for {e} edges"));
+            }
+        }
+        if parts.first_edge.len() != n + 1 {
+            return err(format!(
+                "first_edge has {} entries, expected {}",
+                parts.first_edge.len(),
+                n + 1
+            ));
+        }
+        if parts.first_edge[0] != 0 || parts.first_edge[n] as usize != e {
+            return err(format!(
+                "edge index runs from {} to {}, expected 0 to {e}",
+                parts.first_edge[0], parts.first_edge[n]
+            ));
+        }
+        if let Some(i) = parts.first_edge.windows(2).position(|w| w[0] > w[1]) {
+            return err(format!("edge index decreases at node {i}"));
+        }
+        if let Some(i) = parts.edge_targets.iter().position(|t| t.index() >= n) {
+            return err(format!(
+                "edge {i} points to node {} of {n}",
+                parts.edge_targets[i].0
+            ));
+        }
+        let strings = parts.strings.len();
+        if let Some(i) = parts
+            .node_names
+            .iter()
+            .position(|s| s.0 as usize >= strings)
+        {
+            return err(format!(
+                "node {i} names string {} of {strings}",
+                parts.node_names[i].0
+            ));
+        }
+        for (i, (&kind, &name)) in parts.edge_kinds.iter().zip(&parts.edge_names).enumerate() {
+            if !kind.name_is_index() && name as usize >= strings {
+                return err(format!("edge {i} names string {name} of {strings}"));
+            }
+        }
+        let classes = parts.classes.len();
+        if let Some(i) = parts.node_classes.iter().position(|c| c.index() >= classes) {
+            return err(format!(
+                "node {i} has class {} of {classes}",
+                parts.node_classes[i].0
+            ));
+        }
+        if let Some(c) = parts.classes.iter().find(|c| c.name.0 as usize >= strings) {
+            return err(format!("a class names string {} of {strings}", c.name.0));
+        }
+        if parts.root.index() >= n {
+            return err(format!("root {} is not one of {n} nodes", parts.root.0));
+        }
+        if let Some(r) = parts.user_roots.iter().find(|r| r.index() >= n) {
+            return err(format!("user root {} is not one of {n} nodes", r.0));
+        }
+        if parts.locations.iter().any(|(node, _)| node.index() >= n)
+            || parts.locations.windows(2).any(|w| w[0].0 > w[1].0)
+        {
+            return err("locations must be sorted by node and name existing nodes".into());
+        }
+        let retaining = match parts.retaining {
+            Some(bits) if bits.len() != e => {
+                return err(format!(
+                    "retaining-edge set covers {} edges of {e}",
+                    bits.len()
+                ))
+            }
+            Some(bits) => bits,
+            None => default_retaining_edges(
+                &parts.first_edge,
+                &parts.edge_kinds,
+                &parts.edge_targets,
+                parts.root,
+            ),
+        };
+        let mut strings = parts.strings;
+        strings.shrink_to_fit();
+        Ok(HeapGraph {
+            strings,
+            node_kinds: parts.node_kinds,
+            node_names: parts.node_names,
+            node_ids: parts.node_ids,
+            self_sizes: parts.self_sizes,
+            node_classes: parts.node_classes,
+            classes: parts.classes,
+            first_edge: parts.first_edge,
+            edge_kinds: parts.edge_kinds,
+            edge_names: parts.edge_names,
+            edge_targets: parts.edge_targets,
+            retaining,
+            root: parts.root,
+            user_roots: parts.user_roots,
+            locations: parts.locations,
+        })
+    }
+
+    #[inline]
+    pub fn node_count(&self) -> usize {
+        self.node_kinds.len()
+    }
+
+    #[inline]
+    pub fn edge_count(&self) -> usize {
+        self.edge_kinds.len()
+    }
+
+    pub fn nodes(&self) -> impl ExactSizeIterator<Item = NodeId> + Clone {
+        (0..self.node_count() as u32).map(NodeId)
+    }
+
+    #[inline]
+    pub fn root(&self) -> NodeId {
+        self.root
+    }
+
+    pub fn user_roots(&self) -> &[NodeId] {
+        &self.user_roots
+    }
+
+    pub fn strings(&self) -> &StringTable {
+        &self.strings
+    }
+
+    #[inline]
+    pub fn kind(&self, n: NodeId) -> NodeKind {
+        self.node_kinds[n.index()]
+    }
+
+    /// The node's name: constructor name for objects, contents for strings.
+    #[inline]
+    pub fn name(&self, n: NodeId) -> &str {
+        self.strings.get(self.node_names[n.index()])
+    }
+
+    #[inline]
+    pub fn name_id(&self, n: NodeId) -> StrId {
+        self.node_names[n.index()]
+    }
+
+    /// The runtime's id of the object.
+    #[inline]
+    pub fn object_id(&self, n: NodeId) -> u64 {
+        self.node_ids[n.index()]
+    }
+
+    #[inline]
+    pub fn self_size(&self, n: NodeId) -> u64 {
+        self.self_sizes[n.index()]
+    }
+
+    pub fn self_sizes(&self) -> &[u64] {
+        &self.self_sizes
+    }
+
+    pub fn total_size(&self) -> u64 {
+        self.self_sizes.iter().sum()
+    }
+
+    #[inline]
+    pub fn class(&self, n: NodeId) -> ClassId {
+        self.node_classes[n.index()]
+    }
+
+    pub fn class_count(&self) -> usize {
+        self.classes.len()
+    }
+
+    pub fn class_info(&self, c: ClassId) -> &ClassInfo {
+        &self.classes[c.index()]
+    }
+
+    pub fn class_name(&self, c: ClassId) -> &str {
+        self.strings.get(self.classes[c.index()].name)
+    }
+
+    /// The node's class name.
+    #[inline]
+    pub fn class_name_of(&self, n: NodeId) -> &str {
+        self.class_name(self.class(n))
+    }
+
+    /// Where the node's constructor (or function) was defined, when the snapshot says.
+    pub fn location(&self, n: NodeId) -> Option<Location> {
+        self.locations
+            .binary_search_by_key(&n, |(node, _)| *node)
+            .ok()
+            .map(|i| self.locations[i].1)
+    }
+
+    /// The outgoing edges of `n`.
+    #[inline]
+    pub fn edges(&self, n: NodeId) -> impl ExactSizeIterator<Item = EdgeId> + Clone {
+        let i = n.index();
+        (self.first_edge[i]..self.first_edge[i + 1]).map(EdgeId)
+    }
+
+    #[inline]
+    pub fn out_degree(&self, n: NodeId) -> usize {
+        let i = n.index();
+        (self.first_edge[i + 1] - self.first_edge[i]) as usize
+    }
+
+    /// The first-edge index array (`node count + 1` entries).
+    pub fn first_edge(&self) -> &[u32] {
+        &self.first_edge
+    }
+
+    pub fn edge_targets(&self) -> &[NodeId] {
+        &self.edge_targets
+    }
+
+    #[inline]
+    pub fn edge_kind(&self, e: EdgeId) -> EdgeKind {
+        self.edge_kinds[e.index()]
+    }
+
+    #[inline]
+    pub fn edge_target(&self, e: EdgeId) -> NodeId {
+        self.edge_targets[e.index()]
+    }
+
+    /// The node an edge leaves from (a binary search; for rare lookups such as paths).
+    pub fn edge_source(&self, e: EdgeId) -> NodeId {
+        let after = self.first_edge.partition_point(|&f| f <= e.0);
+        NodeId((after - 1) as u32)
+    }
+
+    /// The raw name field: a string id or, for element and hidden edges, an index.
+    #[inline]
+    pub fn edge_name_raw(&self, e: EdgeId) -> u32 {
+        self.edge_names[e.index()]
+    }
+
+    /// The edge's name as a string, `None` for index-named edges.
+    #[inline]
+    pub fn edge_name(&self, e: EdgeId) -> Option<&str> {
+        let kind = self.edge_kind(e);
+        (!kind.name_is_index()).then(|| self.strings.get(StrId(self.edge_names[e.index()])))
+    }
+
+    /// The edge as a user reads it: `cache`, `[12]`, `<symbol kHandle>`.
+    pub fn edge_label(&self, e: EdgeId) -> String {
+        match self.edge_name(e) {
+            None => format!("[{}]", self.edge_names[e.index()]),
+            Some(name) => name.to_string(),
+        }
+    }
+
+    /// True when the edge keeps its target alive (counts for dominators).
+    #[inline]
+    pub fn retains(&self, e: EdgeId) -> bool {
+        self.retaining.contains(e.index())
+    }
+
+    pub fn retaining_edges(&self) -> &BitSet {
+        &self.retaining
+    }
+
+    /// Bytes of heap memory the graph holds.
+    pub fn heap_bytes(&self) -> usize {
+        self.strings.heap_bytes()
+            + self.node_kinds.capacity()
+            + self.node_names.capacity() * 4
+            + self.node_ids.capacity() * 8
+            + self.self_sizes.capacity() * 8
+            + self.node_classes.capacity() * 4
+            + self.first_edge.capacity() * 4
+            + self.edge_kinds.capacity()
+            + self.edge_names.capacity() * 4
+            + self.edge_targets.capacity() * 4
+            + self.retaining.heap_bytes()
+            + self.locations.capacity() * 16
+    }
+}

@@ -1,1 +1,16 @@
-//! (being written)
+//! Rendering of findings: terminal tables for people, versioned JSON for programs.
+//!
+//! Owns: the JSON contract (`schema_version`, field names, units: bytes, 1-based source
+//! lines), number and size formatting, table layout.
+//!
+//! Must not know: how findings were made, files, exit codes. It takes plain findings from
+//! `plateau-analysis` and returns strings or JSON values.
+
+mod analyze;
+mod format;
+
+pub use analyze::{analyze_json, analyze_text, AnalyzeReport};
+pub use format::{format_bytes, format_count};
+
+/// Version of every JSON document plateau prints. Bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;

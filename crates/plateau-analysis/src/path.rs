@@ -1,0 +1,144 @@
+use plateau_graph::{EdgeKind, HeapGraph, NodeId, NodeKind, RetainerPaths};
+
+use crate::Redaction;
+
+/// One hop of a retainer path: the edge taken and the object it leads to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathStep {
+    /// The edge as the user's code names it: a property, a captured variable, `[3]`.
+    pub edge: String,
+    pub edge_kind: EdgeKind,
+    pub class: String,
+    pub node_kind: NodeKind,
+    /// The object's name where it says more than its class (a function's name).
+    pub name: String,
+    pub object_id: u64,
+}
+
+/// The shortest chain of strong references from a GC root to an object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetainerPath {
+    pub steps: Vec<PathStep>,
+}
+
+impl RetainerPath {
+    /// Builds the path to `node`, or `None` when only weak references reach it.
+    pub fn to(
+        graph: &HeapGraph,
+        paths: &RetainerPaths,
+        node: NodeId,
+        redaction: Redaction,
+    ) -> Option<RetainerPath> {
+        let edges = paths.path(graph, node)?;
+        let steps = edges
+            .into_iter()
+            .map(|e| {
+                let target = graph.edge_target(e);
+                let kind = graph.kind(target);
+                let edge = match graph.edge_kind(e) {
+                    EdgeKind::Property | EdgeKind::Context | EdgeKind::Shortcut => graph
+                        .edge_name(e)
+                        .map(|n| redaction.name(n))
+                        .unwrap_or_default(),
+                    _ => graph.edge_label(e),
+                };
+                let name = if kind.is_string() {
+                    redaction.value(graph.name(target))
+                } else {
+                    graph.name(target).to_string()
+                };
+                PathStep {
+                    edge,
+                    edge_kind: graph.edge_kind(e),
+                    class: graph.class_name_of(target).to_string(),
+                    node_kind: kind,
+                    name,
+                    object_id: graph.object_id(target),
+                }
+            })
+            .collect();
+        Some(RetainerPath { steps })
+    }
+
+    /// `(GC roots) > global > app > cache (Map) > table > [12] (CartEntry)`.
+    pub fn render(&self) -> String {
+        render_path(&self.steps)
+    }
+}
+
+/// Renders steps as one line, starting from `(GC roots)`.
+pub fn render_path(steps: &[PathStep]) -> String {
+    let mut out = String::from("(GC roots)");
+    for (i, step) in steps.iter().enumerate() {
+        let last = i + 1 == steps.len();
+        let token = match step.node_kind {
+            NodeKind::Synthetic if step.name == "(GC roots)" => continue,
+            NodeKind::Synthetic => step.name.clone(),
+            // The root's shortcut edges lead to the global objects: name them by themselves.
+            _ if step.edge_kind == EdgeKind::Shortcut && i == 0 => step.name.clone(),
+            NodeKind::Closure => {
+                let function = if step.name.is_empty() || step.name == step.edge {
+                    String::new()
+                } else {
+                    format!(" {}", step.name)
+                };
+                format!("{}{function} (closure)", step.edge)
+            }
+            kind if kind.is_string() => format!("{} (string)", step.edge),
+            NodeKind::Object | NodeKind::Native | NodeKind::RegExp
+                if last || (step.class != "Object" && step.class != step.edge) =>
+            {
+                format!("{} ({})", step.edge, step.class)
+            }
+            _ if last => format!("{} ({})", step.edge, step.class),
+            _ => step.edge.clone(),
+        };
+        out.push_str(" > ");
+        out.push_str(&token);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(edge: &str, edge_kind: EdgeKind, class: &str, kind: NodeKind, name: &str) -> PathStep {
+        PathStep {
+            edge: edge.into(),
+            edge_kind,
+            class: class.into(),
+            node_kind: kind,
+            name: name.into(),
+            object_id: 1,
+        }
+    }
+
+    #[test]
+    fn renders_like_a_sentence() {
+        let steps = vec![
+            step("2", EdgeKind::Shortcut, "global", NodeKind::Object, "global"),
+            step("app", EdgeKind::Property, "Object", NodeKind::Object, "Object"),
+            step("cache", EdgeKind::Property, "Map", NodeKind::Object, "Map"),
+            step("table", EdgeKind::Internal, "(array)", NodeKind::Array, ""),
+            step("516", EdgeKind::Internal, "CartEntry", NodeKind::Object, "CartEntry"),
+        ];
+        assert_eq!(
+            render_path(&steps),
+            "(GC roots) > global > app > cache (Map) > table > 516 (CartEntry)"
+        );
+    }
+
+    #[test]
+    fn closures_and_system_roots() {
+        let steps = vec![
+            step("1", EdgeKind::Element, "(GC roots)", NodeKind::Synthetic, "(GC roots)"),
+            step("5", EdgeKind::Element, "(Global handles)", NodeKind::Synthetic, "(Global handles)"),
+            step("[4]", EdgeKind::Element, "Function", NodeKind::Closure, "onTick"),
+        ];
+        assert_eq!(
+            render_path(&steps),
+            "(GC roots) > (Global handles) > [4] onTick (closure)"
+        );
+    }
+}

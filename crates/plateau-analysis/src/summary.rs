@@ -1,0 +1,226 @@
+use std::collections::HashMap;
+
+use plateau_graph::{
+    class_histogram, Dominators, HeapGraph, Location, NodeId, NodeKind, RetainerPaths,
+};
+
+use crate::collections::largest_collections;
+use crate::strings::duplicate_strings;
+use crate::{Collection, DuplicateString, Redaction, RetainerPath};
+
+/// What to put in a summary.
+#[derive(Clone, Debug)]
+pub struct SummaryOptions {
+    /// Rows per list (top retainers, collections, duplicate strings).
+    pub top: usize,
+    pub redaction: Redaction,
+}
+
+impl Default for SummaryOptions {
+    fn default() -> Self {
+        SummaryOptions {
+            top: 10,
+            redaction: Redaction::None,
+        }
+    }
+}
+
+/// "What holds the memory?" for one heap.
+#[derive(Clone, Debug)]
+pub struct HeapSummary {
+    pub nodes: usize,
+    pub edges: usize,
+    pub total_size: u64,
+    /// Bytes no chain of strong references reaches (held only weakly, or garbage the
+    /// runtime had not collected yet).
+    pub weak_only_size: u64,
+    pub weak_only_count: usize,
+    /// Every class, largest retained size first.
+    pub classes: Vec<ClassRow>,
+    pub top_retainers: Vec<TopObject>,
+    pub collections: Vec<CollectionRow>,
+    pub duplicate_strings: Vec<DuplicateRow>,
+    /// Bytes all duplicate strings waste together (not only the listed ones).
+    pub duplicate_strings_wasted: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassRow {
+    pub name: String,
+    /// Where the constructor was defined, for JavaScript classes that share a name.
+    pub location: Option<Location>,
+    pub count: u64,
+    pub shallow_size: u64,
+    /// Counted once per object tree (the top-ancestor rule).
+    pub retained_size: u64,
+}
+
+/// An object that retains much memory.
+#[derive(Clone, Debug)]
+pub struct TopObject {
+    pub node: NodeId,
+    pub object_id: u64,
+    pub name: String,
+    pub class: String,
+    pub kind: NodeKind,
+    pub shallow_size: u64,
+    pub retained_size: u64,
+    pub path: Option<RetainerPath>,
+    pub location: Option<Location>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CollectionRow {
+    pub collection: Collection,
+    pub object_id: u64,
+    pub class: String,
+    pub shallow_size: u64,
+    pub retained_size: u64,
+    pub path: Option<RetainerPath>,
+}
+
+#[derive(Clone, Debug)]
+pub struct DuplicateRow {
+    pub duplicate: DuplicateString,
+    /// The string, redacted when asked.
+    pub value: String,
+}
+
+/// Summarises a heap whose dominators and retainer paths are computed.
+pub fn summarize(
+    graph: &HeapGraph,
+    dom: &Dominators,
+    paths: &RetainerPaths,
+    options: &SummaryOptions,
+) -> HeapSummary {
+    let redaction = options.redaction;
+    let mut classes: Vec<ClassRow> = class_histogram(graph, dom)
+        .into_iter()
+        .filter(|s| s.count > 0)
+        .map(|s| ClassRow {
+            name: graph.class_name(s.class).to_string(),
+            location: graph.class_info(s.class).location,
+            count: s.count,
+            shallow_size: s.shallow_size,
+            retained_size: s.retained_size,
+        })
+        .collect();
+    classes.sort_by(|a, b| {
+        b.retained_size
+            .cmp(&a.retained_size)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+
+    let top_retainers = top_retainers(graph, dom, options.top)
+        .into_iter()
+        .map(|node| {
+            let kind = graph.kind(node);
+            TopObject {
+                node,
+                object_id: graph.object_id(node),
+                name: if kind.is_string() {
+                    redaction.value(graph.name(node))
+                } else {
+                    graph.name(node).to_string()
+                },
+                class: graph.class_name_of(node).to_string(),
+                kind,
+                shallow_size: graph.self_size(node),
+                retained_size: dom.retained_size(node),
+                path: RetainerPath::to(graph, paths, node, redaction),
+                location: graph.location(node),
+            }
+        })
+        .collect();
+
+    let collections = largest_collections(graph, dom, options.top)
+        .into_iter()
+        .map(|c| CollectionRow {
+            object_id: graph.object_id(c.node),
+            class: graph.class_name_of(c.node).to_string(),
+            shallow_size: graph.self_size(c.node),
+            retained_size: dom.retained_size(c.node),
+            path: RetainerPath::to(graph, paths, c.node, redaction),
+            collection: c,
+        })
+        .collect();
+
+    let (dups, duplicate_strings_wasted) = duplicate_strings(graph, options.top);
+    let duplicate_strings = dups
+        .into_iter()
+        .map(|d| DuplicateRow {
+            value: redaction.value(graph.name(d.node)),
+            duplicate: d,
+        })
+        .collect();
+
+    HeapSummary {
+        nodes: graph.node_count(),
+        edges: graph.edge_count(),
+        total_size: graph.total_size(),
+        weak_only_size: dom.weak_only_size(),
+        weak_only_count: dom.weak_only_count(),
+        classes,
+        top_retainers,
+        collections,
+        duplicate_strings,
+        duplicate_strings_wasted,
+    }
+}
+
+/// Objects a user would call "the thing holding memory": not VM internals, not the global
+/// object itself, and not a mere holder of a bigger thing. When an object's retained size is
+/// at least 90% inside one object it dominates, the inner one (where memory accumulates) is
+/// listed instead, so `sessions > cache (Map)` is one row, not two.
+fn top_retainers(graph: &HeapGraph, dom: &Dominators, top: usize) -> Vec<NodeId> {
+    let is_candidate = |n: NodeId| {
+        matches!(
+            graph.kind(n),
+            NodeKind::Object
+                | NodeKind::Closure
+                | NodeKind::Native
+                | NodeKind::String
+                | NodeKind::ConsString
+                | NodeKind::SlicedString
+                | NodeKind::RegExp
+                | NodeKind::BigInt
+        ) && !graph.user_roots().contains(&n)
+            && n != graph.root()
+    };
+    let mut candidates: Vec<NodeId> = graph.nodes().filter(|&n| is_candidate(n)).collect();
+    let pool = (top * 8).max(64).min(candidates.len());
+    let by_retained_desc =
+        |a: &NodeId, b: &NodeId| dom.retained_size(*b).cmp(&dom.retained_size(*a)).then(a.cmp(b));
+    if pool < candidates.len() {
+        candidates.select_nth_unstable_by(pool, by_retained_desc);
+        candidates.truncate(pool);
+    }
+    candidates.sort_by(by_retained_desc);
+
+    let position: HashMap<NodeId, usize> =
+        candidates.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    let mut superseded = vec![false; candidates.len()];
+    for &inner in &candidates {
+        let inner_size = dom.retained_size(inner);
+        let mut up = dom.idom(inner);
+        // Dominator chains can be as long as a linked list; holders sit near the top.
+        for _ in 0..256 {
+            if up == graph.root() {
+                break;
+            }
+            if let Some(&i) = position.get(&up) {
+                if inner_size * 10 >= dom.retained_size(up) * 9 {
+                    superseded[i] = true;
+                }
+            }
+            up = dom.idom(up);
+        }
+    }
+    candidates
+        .into_iter()
+        .enumerate()
+        .filter(|&(i, _)| !superseded[i])
+        .map(|(_, n)| n)
+        .take(top)
+        .collect()
+}

@@ -1,0 +1,91 @@
+//! Opening a heap file: detect its format, decompress, parse, and time each phase.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use plateau_formats::sniff::{sniff, Format};
+use plateau_graph::HeapGraph;
+
+use crate::progress::{CountingReader, Progress};
+
+/// A parsed heap graph and what the user should know about how it was read.
+pub struct LoadedHeap {
+    pub graph: HeapGraph,
+    pub format: &'static str,
+    pub retention_rule: &'static str,
+    pub warnings: Vec<String>,
+    pub file_size: u64,
+    pub parse_time: Duration,
+}
+
+pub const V8_RETENTION_RULE: &str = "V8 (Chrome DevTools rules): weak references never retain; \
+shortcut edges retain only from the root; a WeakMap value is retained by its key, not the table; \
+objects held only weakly hang off the root and are reported as weakly reachable";
+
+/// Reads a heap graph from `path`, naming the file in every error.
+pub fn load_heap(path: &Path, progress: &mut Progress) -> anyhow::Result<LoadedHeap> {
+    let started = Instant::now();
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file_size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let (counting, count) = CountingReader::new(file);
+    let mut reader = BufReader::with_capacity(1 << 20, counting);
+    let format = sniff(&mut reader)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let display = path.display();
+    let mut reader: Box<dyn Read + Send> = match format {
+        Format::Gzip => plateau_formats::maybe_gunzip(reader)
+            .with_context(|| format!("cannot read {display}"))?,
+        _ => Box::new(reader),
+    };
+    // What is inside a gzip stream decides the parser.
+    let inner = if format == Format::Gzip {
+        let mut buffered = BufReader::with_capacity(1 << 20, reader);
+        let inner = sniff(&mut buffered).with_context(|| format!("cannot read {display}"))?;
+        reader = Box::new(buffered);
+        inner
+    } else {
+        format
+    };
+    match inner {
+        Format::V8Snapshot => {}
+        Format::Empty => bail!("{display}: the file is empty; expected a V8 .heapsnapshot"),
+        Format::Hprof => bail!(
+            "{display}: this is a Java HPROF heap dump; plateau reads V8 .heapsnapshot files so far (HPROF support is planned)"
+        ),
+        Format::Pickle => bail!(
+            "{display}: this looks like a Python pickle (a tracemalloc dump?); plateau reads V8 .heapsnapshot files so far"
+        ),
+        other => bail!(
+            "{display}: not a V8 heap snapshot ({}); expected a JSON file starting with {{\"snapshot\":",
+            other.describe()
+        ),
+    }
+    progress.phase("reading");
+    let mut on_progress = |_: u64| progress.set_position(count.load(Ordering::Relaxed));
+    let parsed = plateau_formats::v8::read(
+        reader,
+        &plateau_formats::v8::ReadOptions::default(),
+        &mut on_progress,
+    )
+    .with_context(|| format!("{display}"))?;
+    Ok(LoadedHeap {
+        graph: parsed.value.graph,
+        format: "v8-heapsnapshot",
+        retention_rule: V8_RETENTION_RULE,
+        warnings: parsed.warnings,
+        file_size,
+        parse_time: started.elapsed(),
+    })
+}
+
+/// Peak resident memory of this process so far, in bytes (Linux), for timing reports.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

@@ -10,6 +10,8 @@
 //     retained sizes, distances, object names, statistics),
 //   * the Summary view's class aggregates (count, shallow size, retained size
 //     per class via calculateClassesRetainedSize),
+//   * the Summary view's "Duplicated strings" filter (plateau reports duplicate
+//     strings too; PEER_DUP_STRINGS=0 skips this phase),
 //   * the top 20 objects by retained size.
 // Phase timings go to stderr; one line of JSON goes to stdout.
 //
@@ -102,6 +104,16 @@ const classes = Object.entries(aggregates).map(([key, a]) => ({
 classes.sort((a, b) => b.retained - a.retained || b.self - a.self);
 phase('aggregates');
 
+// ---- duplicated strings (the Summary view's "Duplicated strings" filter), since
+// plateau analyze reports duplicate strings too. PEER_DUP_STRINGS=0 skips it.
+let dupStrings = null;
+if (process.env.PEER_DUP_STRINGS !== '0') {
+  const dup = snapshot.aggregatesWithFilter({ filterName: 'duplicatedStrings' });
+  dupStrings = { nodes: 0, self: 0 };
+  for (const a of Object.values(dup)) { dupStrings.nodes += a.count; dupStrings.self += a.self; }
+  phase('dup_strings');
+}
+
 // ---- top N objects by retained size (excluding the synthetic root)
 const { retainedSizes, nodeCount } = snapshot;
 const rootOrdinal = snapshot.rootNodeIndex / snapshot.nodeFieldCount;
@@ -148,6 +160,7 @@ const out = {
   class_count: classes.length,
   top_classes: classes.slice(0, 10).map(({ key, ...c }) => c),
   top_objects: topObjects,
+  duplicated_strings: dupStrings,
   timings,
   total_secs: total,
   peak_rss_mib: rssMiB(),

@@ -77,8 +77,11 @@ pub fn find_collections(graph: &HeapGraph) -> Vec<Collection> {
                             && graph.edge_name(e) != Some("__proto__")
                     })
                     .count();
-                (properties >= DICTIONARY_MIN_PROPERTIES)
-                    .then_some((CollectionKind::ObjectDictionary, properties as u64, true))
+                (properties >= DICTIONARY_MIN_PROPERTIES).then_some((
+                    CollectionKind::ObjectDictionary,
+                    properties as u64,
+                    true,
+                ))
             }
             _ => None,
         };
@@ -164,8 +167,7 @@ fn listener_arrays(graph: &HeapGraph) -> HashMap<NodeId, String> {
     let mut arrays = HashMap::new();
     for node in graph.nodes() {
         for e in graph.edges(node) {
-            if graph.edge_kind(e) != EdgeKind::Property || graph.edge_name(e) != Some("_events")
-            {
+            if graph.edge_kind(e) != EdgeKind::Property || graph.edge_name(e) != Some("_events") {
                 continue;
             }
             let events = graph.edge_target(e);

@@ -85,8 +85,12 @@ pub fn render_path(steps: &[PathStep]) -> String {
                 format!("{}{function} (closure)", step.edge)
             }
             kind if kind.is_string() => format!("{} (string)", step.edge),
+            // Closure scopes (`system / Context`) and other VM records read better bare.
             NodeKind::Object | NodeKind::Native | NodeKind::RegExp
-                if last || (step.class != "Object" && step.class != step.edge) =>
+                if last
+                    || (step.class != "Object"
+                        && step.class != step.edge
+                        && !step.class.starts_with("system / ")) =>
             {
                 format!("{} ({})", step.edge, step.class)
             }
@@ -117,11 +121,29 @@ mod tests {
     #[test]
     fn renders_like_a_sentence() {
         let steps = vec![
-            step("2", EdgeKind::Shortcut, "global", NodeKind::Object, "global"),
-            step("app", EdgeKind::Property, "Object", NodeKind::Object, "Object"),
+            step(
+                "2",
+                EdgeKind::Shortcut,
+                "global",
+                NodeKind::Object,
+                "global",
+            ),
+            step(
+                "app",
+                EdgeKind::Property,
+                "Object",
+                NodeKind::Object,
+                "Object",
+            ),
             step("cache", EdgeKind::Property, "Map", NodeKind::Object, "Map"),
             step("table", EdgeKind::Internal, "(array)", NodeKind::Array, ""),
-            step("516", EdgeKind::Internal, "CartEntry", NodeKind::Object, "CartEntry"),
+            step(
+                "516",
+                EdgeKind::Internal,
+                "CartEntry",
+                NodeKind::Object,
+                "CartEntry",
+            ),
         ];
         assert_eq!(
             render_path(&steps),
@@ -132,13 +154,63 @@ mod tests {
     #[test]
     fn closures_and_system_roots() {
         let steps = vec![
-            step("1", EdgeKind::Element, "(GC roots)", NodeKind::Synthetic, "(GC roots)"),
-            step("5", EdgeKind::Element, "(Global handles)", NodeKind::Synthetic, "(Global handles)"),
-            step("[4]", EdgeKind::Element, "Function", NodeKind::Closure, "onTick"),
+            step(
+                "1",
+                EdgeKind::Element,
+                "(GC roots)",
+                NodeKind::Synthetic,
+                "(GC roots)",
+            ),
+            step(
+                "5",
+                EdgeKind::Element,
+                "(Global handles)",
+                NodeKind::Synthetic,
+                "(Global handles)",
+            ),
+            step(
+                "[4]",
+                EdgeKind::Element,
+                "Function",
+                NodeKind::Closure,
+                "onTick",
+            ),
         ];
         assert_eq!(
             render_path(&steps),
             "(GC roots) > (Global handles) > [4] onTick (closure)"
+        );
+    }
+
+    #[test]
+    fn scopes_render_bare() {
+        let steps = vec![
+            step(
+                "2",
+                EdgeKind::Shortcut,
+                "global",
+                NodeKind::Object,
+                "global",
+            ),
+            step("f", EdgeKind::Property, "Function", NodeKind::Closure, "f"),
+            step(
+                "context",
+                EdgeKind::Internal,
+                "system / Context",
+                NodeKind::Object,
+                "system / Context",
+            ),
+            step(
+                "feed",
+                EdgeKind::Context,
+                "PriceFeed",
+                NodeKind::Object,
+                "PriceFeed",
+            ),
+        ];
+        assert_eq!(
+            render_path(&steps),
+            "(GC roots) > global > f (closure) > context > feed (PriceFeed)"
         );
     }
 }

@@ -168,8 +168,8 @@ pub fn summarize(
     }
 }
 
-/// Objects a user would call "the thing holding memory": not VM internals, not the global
-/// object itself, and not a mere holder of a bigger thing. When an object's retained size is
+/// Objects a user would call "the thing holding memory": not VM internals (closure scopes
+/// included), not the global object itself, and not a mere holder of a bigger thing. When an object's retained size is
 /// at least 90% inside one object it dominates, the inner one (where memory accumulates) is
 /// listed instead, so `sessions > cache (Map)` is one row, not two.
 fn top_retainers(graph: &HeapGraph, dom: &Dominators, top: usize) -> Vec<NodeId> {
@@ -186,19 +186,27 @@ fn top_retainers(graph: &HeapGraph, dom: &Dominators, top: usize) -> Vec<NodeId>
                 | NodeKind::BigInt
         ) && !graph.user_roots().contains(&n)
             && n != graph.root()
+            // Scopes and other VM records: their contents are listed instead.
+            && !graph.name(n).starts_with("system / ")
     };
     let mut candidates: Vec<NodeId> = graph.nodes().filter(|&n| is_candidate(n)).collect();
     let pool = (top * 8).max(64).min(candidates.len());
-    let by_retained_desc =
-        |a: &NodeId, b: &NodeId| dom.retained_size(*b).cmp(&dom.retained_size(*a)).then(a.cmp(b));
+    let by_retained_desc = |a: &NodeId, b: &NodeId| {
+        dom.retained_size(*b)
+            .cmp(&dom.retained_size(*a))
+            .then(a.cmp(b))
+    };
     if pool < candidates.len() {
         candidates.select_nth_unstable_by(pool, by_retained_desc);
         candidates.truncate(pool);
     }
     candidates.sort_by(by_retained_desc);
 
-    let position: HashMap<NodeId, usize> =
-        candidates.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    let position: HashMap<NodeId, usize> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| (n, i))
+        .collect();
     let mut superseded = vec![false; candidates.len()];
     for &inner in &candidates {
         let inner_size = dom.retained_size(inner);

@@ -195,9 +195,9 @@ impl Dominators {
         let mut weak_only_size = 0;
         let mut weak_only_count = 0;
         if strongly_reached < n {
-            for v in 0..n {
+            for (v, &size) in sizes.iter().enumerate() {
                 if !strongly_reachable.contains(v) {
-                    weak_only_size += sizes[v];
+                    weak_only_size += size;
                     weak_only_count += 1;
                 }
             }

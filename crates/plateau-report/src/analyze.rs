@@ -216,7 +216,10 @@ pub fn analyze_text(report: &AnalyzeReport) -> String {
     }
 
     if !s.top_retainers.is_empty() {
-        let _ = writeln!(out, "\nTop retainers (retained size: what freeing the object frees)");
+        let _ = writeln!(
+            out,
+            "\nTop retainers (retained size: what freeing the object frees)"
+        );
         for (i, o) in s.top_retainers.iter().enumerate() {
             let _ = writeln!(
                 out,
@@ -248,7 +251,7 @@ pub fn analyze_text(report: &AnalyzeReport) -> String {
                 }
             );
             let what = match &c.collection.event {
-                Some(event) => format!("{} ({} '{}')", c.class, "listeners of", printable(event)),
+                Some(event) => format!("'{}' listeners", printable(event)),
                 None => c.class.clone(),
             };
             let _ = writeln!(

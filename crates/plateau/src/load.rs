@@ -1,7 +1,7 @@
 //! Opening a heap file: detect its format, decompress, parse, and time each phase.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -33,35 +33,35 @@ pub fn load_heap(path: &Path, progress: &mut Progress) -> anyhow::Result<LoadedH
     let file_size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let (counting, count) = CountingReader::new(file);
     let mut reader = BufReader::with_capacity(1 << 20, counting);
-    let format = sniff(&mut reader)
-        .with_context(|| format!("cannot read {}", path.display()))?;
     let display = path.display();
-    let mut reader: Box<dyn Read + Send> = match format {
-        Format::Gzip => plateau_formats::maybe_gunzip(reader)
-            .with_context(|| format!("cannot read {display}"))?,
-        _ => Box::new(reader),
-    };
-    // What is inside a gzip stream decides the parser.
-    let inner = if format == Format::Gzip {
-        let mut buffered = BufReader::with_capacity(1 << 20, reader);
-        let inner = sniff(&mut buffered).with_context(|| format!("cannot read {display}"))?;
-        reader = Box::new(buffered);
-        inner
-    } else {
-        format
+    let format = peek_format(&mut reader).with_context(|| format!("cannot read {display}"))?;
+    let (reader, inner): (Box<dyn Read + Send>, _) = match format {
+        Some(Format::Gzip) => {
+            // What is inside the gzip stream decides the parser.
+            let gunzipped = plateau_formats::maybe_gunzip(reader)
+                .with_context(|| format!("cannot read {display}"))?;
+            let mut buffered = BufReader::with_capacity(1 << 20, gunzipped);
+            let inner = peek_format(&mut buffered)
+                .with_context(|| format!("cannot decompress {display}"))?;
+            (Box::new(buffered), inner)
+        }
+        other => (Box::new(reader), other),
     };
     match inner {
-        Format::V8Snapshot => {}
-        Format::Empty => bail!("{display}: the file is empty; expected a V8 .heapsnapshot"),
-        Format::Hprof => bail!(
+        Some(Format::V8HeapSnapshot) => {}
+        None => bail!("{display}: the file is empty; expected a V8 .heapsnapshot"),
+        Some(Format::Hprof) => bail!(
             "{display}: this is a Java HPROF heap dump; plateau reads V8 .heapsnapshot files so far (HPROF support is planned)"
         ),
-        Format::Pickle => bail!(
+        Some(Format::Pickle) => bail!(
             "{display}: this looks like a Python pickle (a tracemalloc dump?); plateau reads V8 .heapsnapshot files so far"
         ),
-        other => bail!(
-            "{display}: not a V8 heap snapshot ({}); expected a JSON file starting with {{\"snapshot\":",
-            other.describe()
+        Some(Format::OtherJson) => bail!(
+            "{display}: JSON, but not a V8 heap snapshot; expected an object starting with {{\"snapshot\":{{\"meta\":"
+        ),
+        Some(other) => bail!(
+            "{display}: not a V8 heap snapshot ({} data); expected a JSON file starting with {{\"snapshot\":",
+            other.as_str()
         ),
     }
     progress.phase("reading");
@@ -80,6 +80,12 @@ pub fn load_heap(path: &Path, progress: &mut Progress) -> anyhow::Result<LoadedH
         file_size,
         parse_time: started.elapsed(),
     })
+}
+
+/// The format of what `reader` holds, without consuming it; `None` when it is empty.
+fn peek_format(reader: &mut impl BufRead) -> std::io::Result<Option<Format>> {
+    let prefix = reader.fill_buf()?;
+    Ok((!prefix.is_empty()).then(|| sniff(prefix)))
 }
 
 /// Peak resident memory of this process so far, in bytes (Linux), for timing reports.

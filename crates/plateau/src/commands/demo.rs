@@ -36,8 +36,12 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
     let mut growth = Vec::new();
     for name in SNAPSHOTS {
         let path = dir.join(format!("{name}.heapsnapshot.gz"));
-        let (heap, summary) = analyze_file(&path, &options, true)
-            .with_context(|| format!("the demo's snapshots are missing or damaged ({})", dir.display()))?;
+        let (heap, summary) = analyze_file(&path, &options, true).with_context(|| {
+            format!(
+                "the demo's snapshots are missing or damaged ({})",
+                dir.display()
+            )
+        })?;
         let biggest = summary.collections.first().map(|c| {
             (
                 c.path.as_ref().map(|p| p.render()).unwrap_or_default(),
@@ -69,7 +73,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
         .unwrap_or(&path)
         .display()
         .to_string();
-    writeln!(out, "\nThe last snapshot in detail (plateau analyze {file}):\n")?;
+    writeln!(
+        out,
+        "\nThe last snapshot in detail (plateau analyze {file}):\n"
+    )?;
     let report = AnalyzeReport {
         file: &file,
         format: heap.format,

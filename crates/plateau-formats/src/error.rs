@@ -1,0 +1,122 @@
+use plateau_graph::GraphError;
+
+/// Why a file could not be read. One message per failure, naming the byte offset (or the
+/// record) and what was expected there.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// The underlying reader failed.
+    #[error("i/o error at byte {offset}: {source}")]
+    Io {
+        offset: u64,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Nothing (or only whitespace) to read.
+    #[error("empty input: expected a V8 heap snapshot (a JSON object)")]
+    Empty,
+
+    /// The input does not start with a JSON object.
+    #[error(
+        "not a V8 heap snapshot: byte {offset} is {found}, expected `{{` opening a JSON object"
+    )]
+    NotJsonObject { offset: u64, found: String },
+
+    /// The input ends in the middle of something.
+    #[error("truncated at byte {offset} inside {context}")]
+    Truncated { offset: u64, context: String },
+
+    /// A byte that cannot appear where it is.
+    #[error("syntax error at byte {offset} inside {context}: expected {expected}, found {found}")]
+    Syntax {
+        offset: u64,
+        context: String,
+        expected: String,
+        found: String,
+    },
+
+    /// A number with more digits than 64 bits hold.
+    #[error("number too large at byte {offset} inside {context}: it does not fit in 64 bits")]
+    NumberTooLarge { offset: u64, context: String },
+
+    /// A top-level key every snapshot has is absent.
+    #[error("not a V8 heap snapshot: the top-level object has no {key:?} {what}")]
+    MissingKey {
+        key: &'static str,
+        what: &'static str,
+    },
+
+    /// `nodes`, `edges` or `locations` came before the `snapshot` header that describes them.
+    #[error("{key:?} at byte {offset} comes before \"snapshot\": the header (snapshot.meta) must precede the arrays it describes")]
+    HeaderNotFirst { key: String, offset: u64 },
+
+    /// The same top-level key twice.
+    #[error("duplicate key {key:?} at byte {offset}")]
+    DuplicateKey { key: String, offset: u64 },
+
+    /// A top-level value of the wrong JSON type.
+    #[error("{key:?} at byte {offset} is {found}, expected {expected}")]
+    WrongType {
+        key: String,
+        offset: u64,
+        expected: &'static str,
+        found: String,
+    },
+
+    /// `snapshot.meta` lacks a field or has one of the wrong shape.
+    #[error("invalid snapshot header: {field}: {problem}")]
+    Meta { field: String, problem: String },
+
+    /// A flat integer array ends in the middle of a record.
+    #[error("{key:?} ends at byte {offset} with {values} numbers, not a multiple of the {fields} fields per {record}")]
+    PartialRecord {
+        key: &'static str,
+        offset: u64,
+        values: u64,
+        fields: usize,
+        record: &'static str,
+    },
+
+    /// A field of one record has a value it cannot have, found while reading.
+    #[error("{what} at byte {offset}: {field:?} {value} {problem}")]
+    Field {
+        what: String,
+        offset: u64,
+        field: String,
+        value: u64,
+        problem: String,
+    },
+
+    /// A record refers to something that does not exist (found after reading).
+    #[error("{what}: {field:?} {value} {problem}")]
+    Reference {
+        what: String,
+        field: &'static str,
+        value: u64,
+        problem: String,
+    },
+
+    /// The arrays disagree with each other.
+    #[error("inconsistent snapshot: {0}")]
+    Inconsistent(String),
+
+    /// More nodes or edges than plateau's 32-bit ids address.
+    #[error("snapshot too large: {0}")]
+    TooLarge(String),
+
+    /// The arrays passed every reader check but the graph engine refused them.
+    #[error("invalid graph: {0}")]
+    Graph(#[from] GraphError),
+}
+
+/// Describes a byte for error messages: `'x'`, `byte 0xff`, `end of input`.
+pub(crate) fn describe_byte(b: Option<u8>) -> String {
+    match b {
+        None => "end of input".to_string(),
+        Some(b) if b.is_ascii_graphic() => format!("'{}'", b as char),
+        Some(b' ') => "a space".to_string(),
+        Some(b'\n') => "a newline".to_string(),
+        Some(b) => format!("byte 0x{b:02x}"),
+    }
+}

@@ -1,0 +1,70 @@
+//! Bad input: one clear line on stderr naming the file, exit code 2, never a panic.
+
+use std::io::{Read, Write};
+
+use crate::{plateau, stderr};
+
+fn run_on_bytes(name: &str, bytes: &[u8]) -> (i32, String) {
+    let dir = std::env::temp_dir().join(format!("plateau-bad-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
+    let out = plateau(&["analyze", path.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(name), "names the file: {err}");
+    (out.status.code().unwrap(), err)
+}
+
+#[test]
+fn empty_file() {
+    let (code, err) = run_on_bytes("empty.heapsnapshot", b"");
+    assert_eq!(code, 2);
+    assert!(err.contains("empty"), "{err}");
+}
+
+#[test]
+fn not_json() {
+    let (code, err) = run_on_bytes("notes.heapsnapshot", b"hello, world\n");
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn json_of_another_shape() {
+    let (code, err) = run_on_bytes(
+        "other.heapsnapshot",
+        br#"{"name": "package", "version": 1}"#,
+    );
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn truncated_snapshot() {
+    let mut tiny = Vec::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(crate::fixture("v8/tiny.heapsnapshot.gz")).unwrap(),
+    )
+    .read_to_end(&mut tiny)
+    .unwrap();
+    let (code, err) = run_on_bytes("cut.heapsnapshot", &tiny[..tiny.len() / 2]);
+    assert_eq!(code, 2);
+    assert!(err.contains("byte"), "names the offset: {err}");
+}
+
+#[test]
+fn hprof_gets_a_hint() {
+    let (code, err) = run_on_bytes("dump.hprof", b"JAVA PROFILE 1.0.2\0\0\0\0\x08");
+    assert_eq!(code, 2);
+    assert!(err.contains("HPROF"), "{err}");
+}
+
+#[test]
+fn missing_file() {
+    let out = plateau(&["analyze", "/nonexistent/x.heapsnapshot"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("/nonexistent/x.heapsnapshot"));
+}

@@ -1,6 +1,8 @@
 use std::collections::HashMap;
 
-use plateau_graph::{Dominators, EdgeKind, HeapGraph, NodeId, NodeKind};
+use plateau_graph::{Dominators, EdgeKind, HeapGraph, NodeId, NodeKind, StrId};
+
+use crate::names::{Name, NameTags, TopK};
 
 /// What sort of collection an object is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -43,78 +45,98 @@ pub struct Collection {
 /// Objects with at least this many own properties count as dictionaries.
 const DICTIONARY_MIN_PROPERTIES: usize = 64;
 
-/// Every collection in the heap, unordered.
+/// Every collection in the heap, in node order.
 pub fn find_collections(graph: &HeapGraph) -> Vec<Collection> {
-    let listener_arrays = listener_arrays(graph);
-    let mut found = Vec::new();
+    let tags = NameTags::new(graph);
+    let listeners = listener_arrays(graph, &tags);
+    graph
+        .nodes()
+        .filter_map(|node| {
+            let kind = collection_kind(graph, &tags, &listeners, node)?;
+            Some(measure(graph, &tags, &listeners, node, kind))
+        })
+        .collect()
+}
+
+/// The `top` largest collections by retained size; only those are measured.
+pub fn largest_collections(graph: &HeapGraph, dom: &Dominators, top: usize) -> Vec<Collection> {
+    let tags = NameTags::new(graph);
+    let listeners = listener_arrays(graph, &tags);
+    let mut largest = TopK::new(top);
     for node in graph.nodes() {
-        if graph.kind(node) != NodeKind::Object {
-            continue;
-        }
-        let collection = match graph.name(node) {
-            "Map" => internal_target(graph, node, "table").map(|table| {
-                let (length, exact) = ordered_hash_entries(graph, table, 3);
-                (CollectionKind::Map, length, exact)
-            }),
-            "Set" => internal_target(graph, node, "table").map(|table| {
-                let (length, exact) = ordered_hash_entries(graph, table, 2);
-                (CollectionKind::Set, length, exact)
-            }),
-            "Array" => {
-                let (length, exact) = array_length(graph, node);
-                let kind = if listener_arrays.contains_key(&node) {
-                    CollectionKind::Listeners
-                } else {
-                    CollectionKind::Array
-                };
-                Some((kind, length, exact))
-            }
-            "Object" => {
-                let properties = graph
-                    .edges(node)
-                    .filter(|&e| {
-                        graph.edge_kind(e) == EdgeKind::Property
-                            && graph.edge_name(e) != Some("__proto__")
-                    })
-                    .count();
-                (properties >= DICTIONARY_MIN_PROPERTIES).then_some((
-                    CollectionKind::ObjectDictionary,
-                    properties as u64,
-                    true,
-                ))
-            }
-            _ => None,
-        };
-        if let Some((kind, length, length_exact)) = collection {
-            found.push(Collection {
-                node,
-                kind,
-                length,
-                length_exact,
-                event: listener_arrays.get(&node).cloned(),
-            });
+        if let Some(kind) = collection_kind(graph, &tags, &listeners, node) {
+            largest.push(dom.retained_size(node), (node, kind as u8));
         }
     }
-    found
+    largest
+        .into_sorted()
+        .into_iter()
+        .map(|(_, (node, _))| {
+            let kind = collection_kind(graph, &tags, &listeners, node).expect("classified above");
+            measure(graph, &tags, &listeners, node, kind)
+        })
+        .collect()
 }
 
-/// The largest collections by retained size.
-pub fn largest_collections(graph: &HeapGraph, dom: &Dominators, top: usize) -> Vec<Collection> {
-    let mut all = find_collections(graph);
-    all.sort_by(|a, b| {
-        dom.retained_size(b.node)
-            .cmp(&dom.retained_size(a.node))
-            .then(a.node.cmp(&b.node))
-    });
-    all.truncate(top);
-    all
+fn collection_kind(
+    graph: &HeapGraph,
+    tags: &NameTags,
+    listeners: &HashMap<NodeId, String>,
+    node: NodeId,
+) -> Option<CollectionKind> {
+    if graph.kind(node) != NodeKind::Object {
+        return None;
+    }
+    match tags.of(graph.name_id(node)) {
+        Name::Map => Some(CollectionKind::Map),
+        Name::Set => Some(CollectionKind::Set),
+        Name::Array if listeners.contains_key(&node) => Some(CollectionKind::Listeners),
+        Name::Array => Some(CollectionKind::Array),
+        Name::Object => (own_properties(graph, tags, node) >= DICTIONARY_MIN_PROPERTIES)
+            .then_some(CollectionKind::ObjectDictionary),
+        _ => None,
+    }
 }
 
-fn internal_target(graph: &HeapGraph, node: NodeId, name: &str) -> Option<NodeId> {
+fn measure(
+    graph: &HeapGraph,
+    tags: &NameTags,
+    listeners: &HashMap<NodeId, String>,
+    node: NodeId,
+    kind: CollectionKind,
+) -> Collection {
+    let table = || {
+        graph
+            .edges(node)
+            .find(|&e| {
+                graph.edge_kind(e) == EdgeKind::Internal
+                    && tags.is(StrId(graph.edge_name_raw(e)), Name::Table)
+            })
+            .map(|e| graph.edge_target(e))
+    };
+    let (length, length_exact) = match kind {
+        CollectionKind::Map => table().map_or((0, false), |t| ordered_hash_entries(graph, t, 3)),
+        CollectionKind::Set => table().map_or((0, false), |t| ordered_hash_entries(graph, t, 2)),
+        CollectionKind::Array | CollectionKind::Listeners => array_length(graph, node),
+        CollectionKind::ObjectDictionary => (own_properties(graph, tags, node) as u64, true),
+    };
+    Collection {
+        node,
+        kind,
+        length,
+        length_exact,
+        event: listeners.get(&node).cloned(),
+    }
+}
+
+fn own_properties(graph: &HeapGraph, tags: &NameTags, node: NodeId) -> usize {
     graph
         .edges(node)
-        .find(|&e| graph.edge_kind(e) == EdgeKind::Internal && graph.edge_name(e) == Some(name))
-        .map(|e| graph.edge_target(e))
+        .filter(|&e| {
+            graph.edge_kind(e) == EdgeKind::Property
+                && !tags.is(StrId(graph.edge_name_raw(e)), Name::Proto)
+        })
+        .count()
 }
 
 /// Entries of a V8 OrderedHashMap/OrderedHashSet backing store. Its internal edges are named
@@ -163,11 +185,13 @@ fn array_length(graph: &HeapGraph, array: NodeId) -> (u64, bool) {
 }
 
 /// Listener arrays of EventEmitters: `emitter._events.<event>` when it is an Array.
-fn listener_arrays(graph: &HeapGraph) -> HashMap<NodeId, String> {
+fn listener_arrays(graph: &HeapGraph, tags: &NameTags) -> HashMap<NodeId, String> {
     let mut arrays = HashMap::new();
     for node in graph.nodes() {
         for e in graph.edges(node) {
-            if graph.edge_kind(e) != EdgeKind::Property || graph.edge_name(e) != Some("_events") {
+            if graph.edge_kind(e) != EdgeKind::Property
+                || !tags.is(StrId(graph.edge_name_raw(e)), Name::Events)
+            {
                 continue;
             }
             let events = graph.edge_target(e);
@@ -175,7 +199,7 @@ fn listener_arrays(graph: &HeapGraph) -> HashMap<NodeId, String> {
                 let target = graph.edge_target(ev);
                 if graph.edge_kind(ev) == EdgeKind::Property
                     && graph.kind(target) == NodeKind::Object
-                    && graph.name(target) == "Array"
+                    && tags.is(graph.name_id(target), Name::Array)
                 {
                     if let Some(name) = graph.edge_name(ev) {
                         arrays.insert(target, name.to_string());

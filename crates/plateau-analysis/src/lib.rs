@@ -8,15 +8,16 @@
 //! with its [`plateau_graph::Dominators`] and returns plain data with public fields.
 
 mod collections;
+mod names;
 mod path;
 mod redact;
 mod strings;
 mod summary;
 
-pub use collections::{find_collections, Collection, CollectionKind};
+pub use collections::{find_collections, largest_collections, Collection, CollectionKind};
 pub use path::{render_path, PathStep, RetainerPath};
 pub use redact::Redaction;
-pub use strings::DuplicateString;
+pub use strings::{duplicate_strings, DuplicateString};
 pub use summary::{
     summarize, ClassRow, CollectionRow, DuplicateRow, HeapSummary, SummaryOptions, TopObject,
 };

@@ -2,6 +2,8 @@ use std::collections::HashMap;
 
 use plateau_graph::{HeapGraph, NodeId, NodeKind};
 
+use crate::names::TopK;
+
 /// One string value held in several copies.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DuplicateString {
@@ -18,31 +20,48 @@ pub struct DuplicateString {
 /// Strings present in two or more copies, most wasteful first, and the bytes all duplicates
 /// waste together.
 ///
-/// V8's string table is de-duplicated, so equal contents share a name id; the size is part of
-/// the key because V8 cuts names at 1024 characters.
+/// V8's string table is de-duplicated, so equal contents share a name id: copies are counted
+/// per id in a flat array. The size is part of a group's key because V8 cuts names at 1024
+/// characters (two long strings can share a name), so the few ids seen twice are split by
+/// size in a second pass.
 pub fn duplicate_strings(graph: &HeapGraph, top: usize) -> (Vec<DuplicateString>, u64) {
+    let is_string =
+        |node: NodeId| graph.kind(node) == NodeKind::String && graph.self_size(node) > 0;
+    let mut copies = vec![0u8; graph.strings().len()];
+    for node in graph.nodes().filter(|&n| is_string(n)) {
+        let c = &mut copies[graph.name_id(node).0 as usize];
+        *c = c.saturating_add(1);
+    }
     let mut groups: HashMap<(u32, u64), (u64, NodeId)> = HashMap::new();
-    for node in graph.nodes() {
-        if graph.kind(node) == NodeKind::String && graph.self_size(node) > 0 {
+    for node in graph.nodes().filter(|&n| is_string(n)) {
+        let name = graph.name_id(node).0;
+        if copies[name as usize] >= 2 {
             groups
-                .entry((graph.name_id(node).0, graph.self_size(node)))
+                .entry((name, graph.self_size(node)))
                 .or_insert((0, node))
                 .0 += 1;
         }
     }
-    let mut dups: Vec<DuplicateString> = groups
+    drop(copies);
+    let mut wasted_total = 0;
+    let mut largest = TopK::new(top);
+    for ((_, size), (copies, node)) in groups {
+        if copies >= 2 {
+            let wasted = size * (copies - 1);
+            wasted_total += wasted;
+            largest.push(wasted, (node, copies, size));
+        }
+    }
+    let dups = largest
+        .into_sorted()
         .into_iter()
-        .filter(|(_, (copies, _))| *copies >= 2)
-        .map(|((_, size), (copies, node))| DuplicateString {
+        .map(|(wasted, (node, copies, size))| DuplicateString {
             node,
             copies,
             size_each: size,
             total_size: size * copies,
-            wasted: size * (copies - 1),
+            wasted,
         })
         .collect();
-    let wasted_total = dups.iter().map(|d| d.wasted).sum();
-    dups.sort_by(|a, b| b.wasted.cmp(&a.wasted).then(a.node.cmp(&b.node)));
-    dups.truncate(top);
     (dups, wasted_total)
 }

@@ -5,6 +5,7 @@ use plateau_graph::{
 };
 
 use crate::collections::largest_collections;
+use crate::names::TopK;
 use crate::strings::duplicate_strings;
 use crate::{Collection, DuplicateString, Redaction, RetainerPath};
 
@@ -86,13 +87,9 @@ pub struct DuplicateRow {
     pub value: String,
 }
 
-/// Summarises a heap whose dominators and retainer paths are computed.
-pub fn summarize(
-    graph: &HeapGraph,
-    dom: &Dominators,
-    paths: &RetainerPaths,
-    options: &SummaryOptions,
-) -> HeapSummary {
+/// Summarises a heap whose dominators are computed. Retainer paths are searched last, for
+/// the objects chosen, once the other passes have freed their memory.
+pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) -> HeapSummary {
     let redaction = options.redaction;
     let mut classes: Vec<ClassRow> = class_histogram(graph, dom)
         .into_iter()
@@ -111,7 +108,12 @@ pub fn summarize(
             .then_with(|| a.name.cmp(&b.name))
     });
 
-    let top_retainers = top_retainers(graph, dom, options.top)
+    let top_nodes = top_retainers(graph, dom, options.top);
+    let collections = largest_collections(graph, dom, options.top);
+    let (dups, duplicate_strings_wasted) = duplicate_strings(graph, options.top);
+
+    let paths = RetainerPaths::compute(graph);
+    let top_retainers = top_nodes
         .into_iter()
         .map(|node| {
             let kind = graph.kind(node);
@@ -127,25 +129,23 @@ pub fn summarize(
                 kind,
                 shallow_size: graph.self_size(node),
                 retained_size: dom.retained_size(node),
-                path: RetainerPath::to(graph, paths, node, redaction),
+                path: RetainerPath::to(graph, &paths, node, redaction),
                 location: graph.location(node),
             }
         })
         .collect();
-
-    let collections = largest_collections(graph, dom, options.top)
+    let collections = collections
         .into_iter()
         .map(|c| CollectionRow {
             object_id: graph.object_id(c.node),
             class: graph.class_name_of(c.node).to_string(),
             shallow_size: graph.self_size(c.node),
             retained_size: dom.retained_size(c.node),
-            path: RetainerPath::to(graph, paths, c.node, redaction),
+            path: RetainerPath::to(graph, &paths, c.node, redaction),
             collection: c,
         })
         .collect();
-
-    let (dups, duplicate_strings_wasted) = duplicate_strings(graph, options.top);
+    drop(paths);
     let duplicate_strings = dups
         .into_iter()
         .map(|d| DuplicateRow {
@@ -189,18 +189,11 @@ fn top_retainers(graph: &HeapGraph, dom: &Dominators, top: usize) -> Vec<NodeId>
             // Scopes and other VM records: their contents are listed instead.
             && !graph.name(n).starts_with("system / ")
     };
-    let mut candidates: Vec<NodeId> = graph.nodes().filter(|&n| is_candidate(n)).collect();
-    let pool = (top * 8).max(64).min(candidates.len());
-    let by_retained_desc = |a: &NodeId, b: &NodeId| {
-        dom.retained_size(*b)
-            .cmp(&dom.retained_size(*a))
-            .then(a.cmp(b))
-    };
-    if pool < candidates.len() {
-        candidates.select_nth_unstable_by(pool, by_retained_desc);
-        candidates.truncate(pool);
+    let mut pool = TopK::new((top * 8).max(64));
+    for node in graph.nodes().filter(|&n| is_candidate(n)) {
+        pool.push(dom.retained_size(node), node);
     }
-    candidates.sort_by(by_retained_desc);
+    let candidates: Vec<NodeId> = pool.into_sorted().into_iter().map(|(_, n)| n).collect();
 
     let position: HashMap<NodeId, usize> = candidates
         .iter()

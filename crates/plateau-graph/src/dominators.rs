@@ -10,7 +10,7 @@
 //! that (cycles held only by each other). Formally the tree is the dominator tree of the graph
 //! of retaining edges plus a virtual edge root -> v for each such node v.
 
-use crate::{BitSet, HeapGraph, NodeId};
+use crate::{BitSet, HeapGraph, NodeId, U64Column};
 
 const NONE: u32 = u32::MAX;
 
@@ -18,16 +18,39 @@ const NONE: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 pub struct Dominators {
     idom: Vec<NodeId>,
-    retained: Vec<u64>,
+    retained: U64Column,
     strongly_reachable: BitSet,
     weak_only_size: u64,
     weak_only_count: usize,
+}
+
+/// Marks the first predecessor of a vertex's group (DFS numbers stay below 2^31).
+const GROUP_START: u32 = 1 << 31;
+
+/// The children lists of a dominator tree, for walks from the root down. Built on demand
+/// because it costs 8 bytes a node.
+#[derive(Clone, Debug)]
+pub struct DominatorTree {
     first_child: Vec<u32>,
     children: Vec<NodeId>,
 }
 
+impl DominatorTree {
+    /// Nodes `n` immediately dominates, in node order.
+    #[inline]
+    pub fn children(&self, n: NodeId) -> &[NodeId] {
+        let i = n.index();
+        &self.children[self.first_child[i] as usize..self.first_child[i + 1] as usize]
+    }
+}
+
 impl Dominators {
     /// Computes the dominator tree of `graph` from its root.
+    ///
+    /// Memory is the constraint on big heaps, so the phases are arranged to keep few
+    /// node-sized arrays alive at once: the DFS is run twice (the second run rebuilds the
+    /// numbering and tree the first one had, after the semidominator loop freed its arrays),
+    /// and predecessor groups are delimited by a marker bit instead of an index array.
     pub fn compute(graph: &HeapGraph) -> Dominators {
         let n = graph.node_count();
         let root = graph.root();
@@ -43,107 +66,101 @@ impl Dominators {
             }
         }
 
-        // Depth-first numbering. `pre[node]` is the DFS number, `vertex[dfs]` the node.
-        let mut pre = vec![NONE; n];
-        let mut vertex: Vec<u32> = Vec::with_capacity(n);
-        let mut parent: Vec<u32> = Vec::with_capacity(n);
-        let mut walk = Dfs {
-            first_edge,
-            targets,
-            retaining,
-            pre: &mut pre,
-            vertex: &mut vertex,
-            parent: &mut parent,
-            stack: Vec::new(),
-        };
-        walk.run(root.0, 0);
-        let strongly_reached = walk.vertex.len();
+        let mut numbering = Numbering::run(graph, &has_retainer);
+        let strongly_reached = numbering.strongly_reached;
         let mut strongly_reachable = BitSet::new(n);
-        for &v in walk.vertex.iter() {
+        for &v in &numbering.vertex[..strongly_reached] {
             strongly_reachable.insert(v as usize);
         }
-
-        // Nodes the root does not reach: orphans (no retaining edge points to them) first, then
-        // whatever is still left, each given a virtual edge from the root.
+        // Vertices given a virtual edge from the root, by DFS number.
         let mut from_root = BitSet::new(0);
-        if strongly_reached < n {
+        if !numbering.from_root.is_empty() {
             from_root = BitSet::new(n);
-            for v in 0..n {
-                if walk.pre[v] == NONE && !has_retainer.contains(v) {
-                    from_root.insert(v);
-                    walk.run(v as u32, 0);
-                }
-            }
-            // Mark all of them before numbering any: numbering one reaches others.
-            let rest: Vec<u32> = (0..n as u32)
-                .filter(|&v| walk.pre[v as usize] == NONE)
-                .collect();
-            for &v in &rest {
-                from_root.insert(v as usize);
-            }
-            for v in rest {
-                if walk.pre[v as usize] == NONE {
-                    walk.run(v, 0);
+            for (d, &v) in numbering.vertex.iter().enumerate() {
+                if numbering.from_root.contains(v as usize) {
+                    from_root.insert(d);
                 }
             }
         }
-        drop(walk);
-        debug_assert_eq!(vertex.len(), n);
+        numbering.vertex = Vec::new();
+        let Numbering { pre, parent, .. } = numbering;
 
-        drop(has_retainer);
-
-        // Predecessor lists in DFS-number space (better locality in the main loop), without
-        // the DFS-tree edge: the parent is every vertex's first semidominator candidate anyway.
-        // That leaves out about one edge per node.
-        let mut pred_first = vec![0u32; n + 1];
+        // Predecessor lists in DFS-number space, grouped by target in increasing order, the
+        // first of each group marked with GROUP_START. The DFS-tree edge is left out: the parent
+        // is every vertex's first semidominator candidate anyway.
+        let mut count = vec![0u32; n + 1];
         for (u, &pre_u) in pre.iter().enumerate() {
             for e in first_edge[u]..first_edge[u + 1] {
                 let t = pre[targets[e as usize].index()] as usize;
                 if retaining.contains(e as usize) && parent[t] != pre_u {
-                    pred_first[t + 1] += 1;
+                    count[t + 1] += 1;
                 }
             }
         }
+        let mut has_preds = BitSet::new(n);
         for d in 0..n {
-            pred_first[d + 1] += pred_first[d];
+            if count[d + 1] > 0 {
+                has_preds.insert(d);
+            }
+            count[d + 1] += count[d];
         }
-        let mut fill = pred_first.clone();
-        let mut preds = vec![0u32; pred_first[n] as usize];
+        let mut preds = vec![0u32; count[n] as usize];
         for (u, &pre_u) in pre.iter().enumerate() {
             for e in first_edge[u]..first_edge[u + 1] {
                 let t = pre[targets[e as usize].index()] as usize;
                 if retaining.contains(e as usize) && parent[t] != pre_u {
-                    preds[fill[t] as usize] = pre_u;
-                    fill[t] += 1;
+                    preds[count[t] as usize] = pre_u;
+                    count[t] += 1;
                 }
             }
         }
-        drop(fill);
+        // `count[t]` now ends group t; group t starts where group t - 1 ended.
+        for d in 0..n {
+            if has_preds.contains(d) {
+                let start = if d == 0 { 0 } else { count[d - 1] };
+                preds[start as usize] |= GROUP_START;
+            }
+        }
+        drop(count);
         drop(pre);
 
-        // Semidominators, in decreasing DFS order. `ancestor` starts as the DFS parent and is
-        // path-compressed; `label[v]` is the vertex of least semidominator on the compressed path.
+        // Semidominators, in decreasing DFS order. `ancestor` starts as the DFS parent (and
+        // still is for a vertex when its turn comes) and is path-compressed; `label[v]` is the
+        // vertex of least semidominator on the compressed path.
+        let mut ancestor = parent;
         let mut semi: Vec<u32> = (0..n as u32).collect();
         let mut label: Vec<u32> = (0..n as u32).collect();
-        let mut ancestor = parent.clone();
         let mut path: Vec<u32> = Vec::new();
+        let mut end = preds.len();
         for w in (1..n).rev() {
-            let mut s = parent[w];
-            for &v in &preds[pred_first[w] as usize..pred_first[w + 1] as usize] {
-                let u = eval(v, w as u32 + 1, &mut ancestor, &mut label, &semi, &mut path);
-                s = s.min(semi[u as usize]);
+            let mut s = ancestor[w];
+            if has_preds.contains(w) {
+                loop {
+                    end -= 1;
+                    let entry = preds[end];
+                    let v = entry & !GROUP_START;
+                    let u = eval(v, w as u32 + 1, &mut ancestor, &mut label, &semi, &mut path);
+                    s = s.min(semi[u as usize]);
+                    if entry & GROUP_START != 0 {
+                        break;
+                    }
+                }
             }
-            if !from_root.is_empty() && from_root.contains(vertex[w] as usize) {
+            if !from_root.is_empty() && from_root.contains(w) {
                 s = 0;
             }
             semi[w] = s;
         }
         drop(preds);
-        drop(pred_first);
         drop(label);
         drop(ancestor);
+        drop(has_preds);
+        drop(from_root);
 
-        // Immediate dominators: the nearest ancestor of the DFS parent at or above the semidominator.
+        // Immediate dominators: the nearest ancestor of the DFS parent at or above the
+        // semidominator. The second DFS gives back the numbering and the tree.
+        let Numbering { vertex, parent, .. } = Numbering::run(graph, &has_retainer);
+        drop(has_retainer);
         let mut idom = parent;
         for w in 1..n {
             let mut candidate = idom[w];
@@ -153,53 +170,32 @@ impl Dominators {
             idom[w] = candidate;
         }
         drop(semi);
-
-        // Retained sizes: children have larger DFS numbers than their dominators.
-        let sizes = graph.self_sizes();
-        let mut retained_dfs: Vec<u64> = vertex.iter().map(|&v| sizes[v as usize]).collect();
-        for w in (1..n).rev() {
-            let size = retained_dfs[w];
-            retained_dfs[idom[w] as usize] += size;
-        }
-        let mut retained = vec![0u64; n];
         let mut idom_node = vec![root; n];
-        for d in 0..n {
-            let v = vertex[d] as usize;
-            retained[v] = retained_dfs[d];
-            idom_node[v] = NodeId(vertex[idom[d] as usize]);
+        for d in 1..n {
+            idom_node[vertex[d] as usize] = NodeId(vertex[idom[d] as usize]);
         }
-        idom_node[root.index()] = root;
-        drop(retained_dfs);
         drop(idom);
-        drop(vertex);
 
-        // Children lists of the dominator tree, each in node order.
-        let mut first_child = vec![0u32; n + 1];
-        for (v, d) in idom_node.iter().enumerate() {
-            if v != root.index() {
-                first_child[d.index() + 1] += 1;
-            }
+        // Retained sizes, children before their dominators (reverse DFS order). Four bytes a
+        // node suffice whenever the whole heap is under 4 GiB.
+        let sizes = graph.self_sizes();
+        let mut retained = U64Column::filled(n, graph.total_size());
+        for (v, size) in sizes.iter().enumerate() {
+            retained.set(v, size);
         }
-        for i in 0..n {
-            first_child[i + 1] += first_child[i];
+        for d in (1..n).rev() {
+            let v = vertex[d] as usize;
+            let up = idom_node[v].index();
+            retained.set(up, retained.get(up) + retained.get(v));
         }
-        let mut fill = first_child.clone();
-        let mut children = vec![NodeId(0); n - 1];
-        for (v, d) in idom_node.iter().enumerate() {
-            if v != root.index() {
-                children[fill[d.index()] as usize] = NodeId(v as u32);
-                fill[d.index()] += 1;
-            }
-        }
+        drop(vertex);
 
         let mut weak_only_size = 0;
         let mut weak_only_count = 0;
-        if strongly_reached < n {
-            for (v, &size) in sizes.iter().enumerate() {
-                if !strongly_reachable.contains(v) {
-                    weak_only_size += size;
-                    weak_only_count += 1;
-                }
+        for (v, size) in sizes.iter().enumerate() {
+            if !strongly_reachable.contains(v) {
+                weak_only_size += size;
+                weak_only_count += 1;
             }
         }
         Dominators {
@@ -208,8 +204,6 @@ impl Dominators {
             strongly_reachable,
             weak_only_size,
             weak_only_count,
-            first_child,
-            children,
         }
     }
 
@@ -222,18 +216,33 @@ impl Dominators {
     /// Bytes freed if `n` were collected: its own size plus all it dominates.
     #[inline]
     pub fn retained_size(&self, n: NodeId) -> u64 {
-        self.retained[n.index()]
+        self.retained.get(n.index())
     }
 
-    pub fn retained_sizes(&self) -> &[u64] {
-        &self.retained
-    }
-
-    /// Nodes `n` immediately dominates, in node order.
-    #[inline]
-    pub fn children(&self, n: NodeId) -> &[NodeId] {
-        let i = n.index();
-        &self.children[self.first_child[i] as usize..self.first_child[i + 1] as usize]
+    /// The children lists of the tree.
+    pub fn tree(&self) -> DominatorTree {
+        let n = self.idom.len();
+        let mut first_child = vec![0u32; n + 1];
+        for (v, d) in self.idom.iter().enumerate() {
+            if d.index() != v {
+                first_child[d.index() + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            first_child[i + 1] += first_child[i];
+        }
+        let mut fill = first_child.clone();
+        let mut children = vec![NodeId(0); first_child[n] as usize];
+        for (v, d) in self.idom.iter().enumerate() {
+            if d.index() != v {
+                children[fill[d.index()] as usize] = NodeId(v as u32);
+                fill[d.index()] += 1;
+            }
+        }
+        DominatorTree {
+            first_child,
+            children,
+        }
     }
 
     /// True when a chain of retaining edges leads from the root to `n`.
@@ -268,11 +277,74 @@ impl Dominators {
 
     /// Bytes of heap memory held.
     pub fn heap_bytes(&self) -> usize {
-        self.idom.capacity() * 4
-            + self.retained.capacity() * 8
-            + self.strongly_reachable.heap_bytes()
-            + self.first_child.capacity() * 4
-            + self.children.capacity() * 4
+        self.idom.capacity() * 4 + self.retained.heap_bytes() + self.strongly_reachable.heap_bytes()
+    }
+}
+
+/// A depth-first numbering of the graph over retaining edges: from the root, then from each
+/// orphan (no retaining edge points to it), then from each node still left, the last two
+/// given a virtual edge from the root. Deterministic, so running it twice gives one result.
+struct Numbering {
+    /// DFS number of each node.
+    pre: Vec<u32>,
+    /// Node of each DFS number.
+    vertex: Vec<u32>,
+    /// DFS number of each vertex's DFS parent.
+    parent: Vec<u32>,
+    /// Vertices reached from the root through retaining edges.
+    strongly_reached: usize,
+    /// Nodes with a virtual edge from the root; empty when every node was reached.
+    from_root: BitSet,
+}
+
+impl Numbering {
+    fn run(graph: &HeapGraph, has_retainer: &BitSet) -> Numbering {
+        let n = graph.node_count();
+        let mut pre = vec![NONE; n];
+        let mut vertex: Vec<u32> = Vec::with_capacity(n);
+        let mut parent: Vec<u32> = Vec::with_capacity(n);
+        let mut walk = Dfs {
+            first_edge: graph.first_edge(),
+            targets: graph.edge_targets(),
+            retaining: graph.retaining_edges(),
+            pre: &mut pre,
+            vertex: &mut vertex,
+            parent: &mut parent,
+            stack: Vec::new(),
+        };
+        walk.run(graph.root().0, 0);
+        let strongly_reached = walk.vertex.len();
+        let mut from_root = BitSet::new(0);
+        if strongly_reached < n {
+            from_root = BitSet::new(n);
+            for v in 0..n {
+                if walk.pre[v] == NONE && !has_retainer.contains(v) {
+                    from_root.insert(v);
+                    walk.run(v as u32, 0);
+                }
+            }
+            // Mark all of them before numbering any: numbering one reaches others.
+            let rest: Vec<u32> = (0..n as u32)
+                .filter(|&v| walk.pre[v as usize] == NONE)
+                .collect();
+            for &v in &rest {
+                from_root.insert(v as usize);
+            }
+            for v in rest {
+                if walk.pre[v as usize] == NONE {
+                    walk.run(v, 0);
+                }
+            }
+        }
+        drop(walk);
+        debug_assert_eq!(vertex.len(), n);
+        Numbering {
+            pre,
+            vertex,
+            parent,
+            strongly_reached,
+            from_root,
+        }
     }
 }
 

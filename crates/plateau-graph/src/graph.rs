@@ -1,6 +1,6 @@
 use std::fmt;
 
-use crate::{BitSet, StringTable};
+use crate::{BitSet, StringTable, U64Column};
 
 /// A node (object) of a heap graph: its position in the graph's arrays.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -204,9 +204,9 @@ pub struct GraphParts {
     pub node_kinds: Vec<NodeKind>,
     pub node_names: Vec<StrId>,
     /// The runtime's own object id (V8 heap object id, HPROF address).
-    pub node_ids: Vec<u64>,
+    pub node_ids: U64Column,
     /// Shallow size in bytes, after any runtime-specific size attribution.
-    pub self_sizes: Vec<u64>,
+    pub self_sizes: U64Column,
     pub node_classes: Vec<ClassId>,
     pub classes: Vec<ClassInfo>,
     /// Length `node count + 1`, non-decreasing, ending at the edge count.
@@ -244,8 +244,8 @@ pub struct HeapGraph {
     strings: StringTable,
     node_kinds: Vec<NodeKind>,
     node_names: Vec<StrId>,
-    node_ids: Vec<u64>,
-    self_sizes: Vec<u64>,
+    node_ids: U64Column,
+    self_sizes: U64Column,
     node_classes: Vec<ClassId>,
     classes: Vec<ClassInfo>,
     first_edge: Vec<u32>,
@@ -454,20 +454,20 @@ impl HeapGraph {
     /// The runtime's id of the object.
     #[inline]
     pub fn object_id(&self, n: NodeId) -> u64 {
-        self.node_ids[n.index()]
+        self.node_ids.get(n.index())
     }
 
     #[inline]
     pub fn self_size(&self, n: NodeId) -> u64 {
-        self.self_sizes[n.index()]
+        self.self_sizes.get(n.index())
     }
 
-    pub fn self_sizes(&self) -> &[u64] {
+    pub fn self_sizes(&self) -> &U64Column {
         &self.self_sizes
     }
 
     pub fn total_size(&self) -> u64 {
-        self.self_sizes.iter().sum()
+        self.self_sizes.sum()
     }
 
     #[inline]
@@ -575,8 +575,8 @@ impl HeapGraph {
         self.strings.heap_bytes()
             + self.node_kinds.capacity()
             + self.node_names.capacity() * 4
-            + self.node_ids.capacity() * 8
-            + self.self_sizes.capacity() * 8
+            + self.node_ids.heap_bytes()
+            + self.self_sizes.heap_bytes()
             + self.node_classes.capacity() * 4
             + self.first_edge.capacity() * 4
             + self.edge_kinds.capacity()

@@ -34,6 +34,7 @@ pub fn class_histogram(graph: &HeapGraph, dom: &Dominators) -> Vec<ClassStats> {
 
     // Walk the dominator tree keeping the set of classes on the path from the root: a node
     // whose class is already on the path is inside an object of its class and adds nothing.
+    let tree = dom.tree();
     const EXIT: u64 = 1 << 32;
     let mut on_path = vec![false; graph.class_count()];
     let mut stack: Vec<u64> = vec![graph.root().0 as u64];
@@ -44,7 +45,7 @@ pub fn class_histogram(graph: &HeapGraph, dom: &Dominators) -> Vec<ClassStats> {
         }
         let node = NodeId(item as u32);
         let class = graph.class(node);
-        let children = dom.children(node);
+        let children = tree.children(node);
         if !on_path[class.index()] && graph.self_size(node) > 0 {
             stats[class.index()].retained_size += dom.retained_size(node);
             if !children.is_empty() {

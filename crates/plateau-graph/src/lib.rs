@@ -24,6 +24,7 @@
 
 mod bitset;
 mod builder;
+mod column;
 mod dominators;
 mod graph;
 mod histogram;
@@ -32,7 +33,8 @@ mod strings;
 
 pub use bitset::BitSet;
 pub use builder::GraphBuilder;
-pub use dominators::Dominators;
+pub use column::U64Column;
+pub use dominators::{DominatorTree, Dominators};
 pub use graph::{
     default_retaining_edges, ClassId, ClassInfo, EdgeId, EdgeKind, GraphError, GraphParts,
     HeapGraph, Location, NodeId, NodeKind, StrId,

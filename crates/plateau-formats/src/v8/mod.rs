@@ -314,8 +314,8 @@ fn read_arrays(
                         cols: NodeColumns {
                             types: Vec::with_capacity(reserve),
                             names: Vec::with_capacity(reserve),
-                            ids: Vec::with_capacity(reserve),
-                            sizes: Vec::with_capacity(reserve),
+                            ids: plateau_graph::U64Column::with_capacity(reserve),
+                            sizes: plateau_graph::U64Column::with_capacity(reserve),
                             first_edge: Vec::with_capacity(reserve + 1),
                             ..NodeColumns::default()
                         },
@@ -701,7 +701,7 @@ fn build(
     let raw_total_size = nodes
         .sizes
         .iter()
-        .try_fold(0u64, |t, &s| t.checked_add(s))
+        .try_fold(0u64, |t, s| t.checked_add(s))
         .ok_or_else(|| {
             FormatError::Inconsistent("the self sizes add up to more than 2^64 bytes".into())
         })?;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use plateau_graph::{
-    BitSet, ClassId, ClassInfo, EdgeKind, Location, NodeId, NodeKind, StrId, StringTable,
+    BitSet, ClassId, ClassInfo, EdgeKind, Location, NodeId, NodeKind, StrId, StringTable, U64Column,
 };
 
 /// The arrays of a snapshot as read, before they become a [`plateau_graph::HeapGraph`].
@@ -26,8 +26,8 @@ pub struct Arrays {
     pub type_names: Vec<String>,
     pub type_kinds: Vec<NodeKind>,
     pub node_names: Vec<StrId>,
-    pub node_ids: Vec<u64>,
-    pub self_sizes: Vec<u64>,
+    pub node_ids: U64Column,
+    pub self_sizes: U64Column,
     /// `node count + 1` entries.
     pub first_edge: Vec<u32>,
     pub edge_kinds: Vec<EdgeKind>,
@@ -333,7 +333,7 @@ pub fn essential_edges(a: &Arrays, page_owned: &BitSet) -> BitSet {
                 _ if t == u => false,
                 EdgeKind::Shortcut if !from_root => false,
                 EdgeKind::Internal
-                    if ephemeron_table_id(a.edge_name(start + k)) == Some(a.node_ids[u]) =>
+                    if ephemeron_table_id(a.edge_name(start + k)) == Some(a.node_ids.get(u)) =>
                 {
                     false
                 }
@@ -411,8 +411,10 @@ pub fn transfer_shallow_sizes(a: &mut Arrays) -> bool {
         if a.kind(owner) == NodeKind::Synthetic || owner == root {
             continue;
         }
-        let size = std::mem::take(&mut a.self_sizes[i]);
-        a.self_sizes[owner] = a.self_sizes[owner].saturating_add(size);
+        let size = a.self_sizes.get(i);
+        a.self_sizes.set(i, 0);
+        a.self_sizes
+            .set(owner, a.self_sizes.get(owner).saturating_add(size));
     }
     true
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use plateau_graph::{EdgeKind, Location, NodeId, StrId};
+use plateau_graph::{EdgeKind, Location, NodeId, StrId, U64Column};
 
 use super::header;
 use super::input::{field, RecordError, RecordSink, MAX_FIELDS};
@@ -27,8 +27,8 @@ pub(crate) fn too_large_32(what: String, field: &str, value: u64) -> RecordError
 pub(crate) struct NodeColumns {
     pub(crate) types: Vec<u8>,
     pub(crate) names: Vec<StrId>,
-    pub(crate) ids: Vec<u64>,
-    pub(crate) sizes: Vec<u64>,
+    pub(crate) ids: U64Column,
+    pub(crate) sizes: U64Column,
     pub(crate) first_edge: Vec<u32>,
     pub(crate) edge_total: u64,
     /// `detachedness & 3`, when the snapshot has the field and some node's is not 0.

@@ -3,7 +3,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use plateau_analysis::{summarize, HeapSummary, Redaction, SummaryOptions};
-use plateau_graph::{Dominators, RetainerPaths};
+use plateau_graph::Dominators;
 use plateau_report::{analyze_json, analyze_text, AnalyzeReport};
 
 use crate::cli::AnalyzeArgs;
@@ -41,7 +41,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Fine)
 }
 
-/// Loads, computes dominators and paths, and summarises; phase timings go to stderr when
+/// Loads, computes dominators, and summarises; phase timings go to stderr when
 /// `PLATEAU_TIMINGS` is set (the benchmark reads them).
 pub fn analyze_file(
     path: &Path,
@@ -51,29 +51,28 @@ pub fn analyze_file(
     let started = Instant::now();
     let mut progress = Progress::new(std::fs::metadata(path).ok().map(|m| m.len()), show_progress);
     let heap = load_heap(path, &mut progress)?;
+    let rss_after_parse = peak_rss().unwrap_or(0);
     progress.phase("dominators");
     let t = Instant::now();
     let dom = Dominators::compute(&heap.graph);
     let dominator_time = t.elapsed();
-    progress.phase("paths");
-    let t = Instant::now();
-    let paths = RetainerPaths::compute(&heap.graph);
-    let path_time = t.elapsed();
+    let rss_after_dominators = peak_rss().unwrap_or(0);
     progress.phase("summary");
     let t = Instant::now();
-    let summary = summarize(&heap.graph, &dom, &paths, options);
+    let summary = summarize(&heap.graph, &dom, options);
     let summary_time = t.elapsed();
     progress.finish();
     if std::env::var_os("PLATEAU_TIMINGS").is_some() {
         eprintln!(
-            "timings: parse {:.2}s, dominators {:.2}s, paths {:.2}s, summary {:.2}s, total {:.2}s; \
-             peak RSS {} MiB; graph {} MiB, dominators {} MiB",
+            "timings: parse {:.2}s, dominators {:.2}s, summary {:.2}s, total {:.2}s; \
+             peak RSS {} MiB (after parse {}, after dominators {}); graph {} MiB, dominators {} MiB",
             heap.parse_time.as_secs_f64(),
             dominator_time.as_secs_f64(),
-            path_time.as_secs_f64(),
             summary_time.as_secs_f64(),
             started.elapsed().as_secs_f64(),
             peak_rss().unwrap_or(0) >> 20,
+            rss_after_parse >> 20,
+            rss_after_dominators >> 20,
             heap.graph.heap_bytes() >> 20,
             dom.heap_bytes() >> 20,
         );

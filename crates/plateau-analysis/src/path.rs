@@ -64,6 +64,26 @@ impl RetainerPath {
     pub fn render(&self) -> String {
         render_path(&self.steps)
     }
+
+    /// The path from the last closure scope (`system / Context`) whose captured variable
+    /// it goes through, `(GC roots) > … > system / Context > feed (PriceFeed) > ...`: how a
+    /// scope is reached is rarely the news, the variable is. The whole path when it has no
+    /// such scope.
+    pub fn render_short(&self) -> String {
+        let scope = self
+            .steps
+            .windows(2)
+            .rposition(|w| w[0].class == "system / Context" && w[1].edge_kind == EdgeKind::Context);
+        match scope {
+            Some(i) if i > 0 => format!(
+                "(GC roots) > … > system / Context > {}",
+                render_path(&self.steps[i + 1..])
+                    .trim_start_matches("(GC roots)")
+                    .trim_start_matches(" > ")
+            ),
+            _ => self.render(),
+        }
+    }
 }
 
 /// Renders steps as one line, starting from `(GC roots)`.
@@ -179,6 +199,52 @@ mod tests {
         assert_eq!(
             render_path(&steps),
             "(GC roots) > (Global handles) > [4] onTick (closure)"
+        );
+    }
+
+    #[test]
+    fn short_form_starts_at_the_captured_variable() {
+        let path = RetainerPath {
+            steps: vec![
+                step(
+                    "2",
+                    EdgeKind::Shortcut,
+                    "global",
+                    NodeKind::Object,
+                    "global",
+                ),
+                step("f", EdgeKind::Property, "Function", NodeKind::Closure, "f"),
+                step(
+                    "context",
+                    EdgeKind::Internal,
+                    "system / Context",
+                    NodeKind::Object,
+                    "",
+                ),
+                step(
+                    "previous",
+                    EdgeKind::Internal,
+                    "system / Context",
+                    NodeKind::Object,
+                    "",
+                ),
+                step(
+                    "sessions",
+                    EdgeKind::Context,
+                    "Object",
+                    NodeKind::Object,
+                    "Object",
+                ),
+                step("cache", EdgeKind::Property, "Map", NodeKind::Object, "Map"),
+            ],
+        };
+        assert_eq!(
+            path.render_short(),
+            "(GC roots) > … > system / Context > sessions > cache (Map)"
+        );
+        assert_eq!(
+            path.render(),
+            "(GC roots) > global > f (closure) > context > previous > sessions > cache (Map)"
         );
     }
 

@@ -10,7 +10,7 @@
 //! that (cycles held only by each other). Formally the tree is the dominator tree of the graph
 //! of retaining edges plus a virtual edge root -> v for each such node v.
 
-use crate::{BitSet, HeapGraph, NodeId, U64Column};
+use crate::{BitSet, EdgeId, HeapGraph, NodeId, U64Column};
 
 const NONE: u32 = u32::MAX;
 
@@ -55,14 +55,13 @@ impl Dominators {
         let n = graph.node_count();
         let root = graph.root();
         let first_edge = graph.first_edge();
-        let targets = graph.edge_targets();
         let retaining = graph.retaining_edges();
 
         // Which nodes some retaining edge points to: the others, if unreached, are orphans.
         let mut has_retainer = BitSet::new(n);
-        for (e, t) in targets.iter().enumerate() {
+        for e in 0..graph.edge_count() {
             if retaining.contains(e) {
-                has_retainer.insert(t.index());
+                has_retainer.insert(graph.edge_target(EdgeId(e as u32)).index());
             }
         }
 
@@ -91,7 +90,7 @@ impl Dominators {
         let mut count = vec![0u32; n + 1];
         for (u, &pre_u) in pre.iter().enumerate() {
             for e in first_edge[u]..first_edge[u + 1] {
-                let t = pre[targets[e as usize].index()] as usize;
+                let t = pre[graph.edge_target(EdgeId(e)).index()] as usize;
                 if retaining.contains(e as usize) && parent[t] != pre_u {
                     count[t + 1] += 1;
                 }
@@ -107,7 +106,7 @@ impl Dominators {
         let mut preds = vec![0u32; count[n] as usize];
         for (u, &pre_u) in pre.iter().enumerate() {
             for e in first_edge[u]..first_edge[u + 1] {
-                let t = pre[targets[e as usize].index()] as usize;
+                let t = pre[graph.edge_target(EdgeId(e)).index()] as usize;
                 if retaining.contains(e as usize) && parent[t] != pre_u {
                     preds[count[t] as usize] = pre_u;
                     count[t] += 1;
@@ -305,7 +304,7 @@ impl Numbering {
         let mut parent: Vec<u32> = Vec::with_capacity(n);
         let mut walk = Dfs {
             first_edge: graph.first_edge(),
-            targets: graph.edge_targets(),
+            graph,
             retaining: graph.retaining_edges(),
             pre: &mut pre,
             vertex: &mut vertex,
@@ -351,7 +350,7 @@ impl Numbering {
 /// Iterative depth-first numbering over retaining edges.
 struct Dfs<'a> {
     first_edge: &'a [u32],
-    targets: &'a [NodeId],
+    graph: &'a HeapGraph,
     retaining: &'a BitSet,
     pre: &'a mut Vec<u32>,
     vertex: &'a mut Vec<u32>,
@@ -371,7 +370,7 @@ impl Dfs<'_> {
             let end = self.first_edge[node as usize + 1];
             let mut next = None;
             while e < end {
-                let t = self.targets[e as usize].0;
+                let t = self.graph.edge_target(EdgeId(e)).0;
                 e += 1;
                 if self.pre[t as usize] == NONE && self.retaining.contains(e as usize - 1) {
                     next = Some(t);

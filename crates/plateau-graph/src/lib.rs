@@ -37,7 +37,7 @@ pub use column::U64Column;
 pub use dominators::{DominatorTree, Dominators};
 pub use graph::{
     default_retaining_edges, ClassId, ClassInfo, EdgeId, EdgeKind, GraphError, GraphParts,
-    HeapGraph, Location, NodeId, NodeKind, StrId,
+    HeapGraph, Location, NodeId, NodeKind, StrId, MAX_NODES,
 };
 pub use histogram::{class_histogram, ClassStats};
 pub use paths::RetainerPaths;

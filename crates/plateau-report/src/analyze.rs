@@ -230,7 +230,7 @@ pub fn analyze_text(report: &AnalyzeReport) -> String {
                 describe_object(&o.class, &o.name, o.kind.as_str()),
             );
             if let Some(path) = &o.path {
-                let _ = writeln!(out, "      {}", printable(&path.render()));
+                let _ = writeln!(out, "      {}", printable(&path.render_short()));
             }
         }
     }
@@ -262,7 +262,7 @@ pub fn analyze_text(report: &AnalyzeReport) -> String {
                 length
             );
             if let Some(path) = &c.path {
-                let _ = writeln!(out, "      {}", printable(&path.render()));
+                let _ = writeln!(out, "      {}", printable(&path.render_short()));
             }
         }
     }

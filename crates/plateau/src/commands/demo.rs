@@ -1,78 +1,106 @@
 //! `plateau demo`: the bundled real example, end to end from a fresh clone.
 
+use std::collections::HashMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use plateau_analysis::{Redaction, SummaryOptions};
+use plateau_analysis::{largest_collections, summarize, Redaction, SummaryOptions};
+use plateau_graph::Dominators;
 use plateau_report::{analyze_text, format_bytes, format_count, AnalyzeReport};
 
-use super::analyze::analyze_file;
 use crate::cli::DemoArgs;
+use crate::load::load_heap;
+use crate::progress::Progress;
 use crate::Outcome;
 
 /// Snapshots of `fixtures/v8/gen/leaky-service.js`, taken after warm-up and after each of
-/// three load rounds.
+/// three load rounds of 400 requests.
 const SNAPSHOTS: [&str; 4] = ["s0", "s1", "s2", "s3"];
 
-fn fixture_dir() -> PathBuf {
+/// Collections followed across the snapshots.
+const TRACKED: usize = 3;
+
+fn workspace_root() -> PathBuf {
     // The fixtures ship in the repository; `cargo run` from a clone finds them here.
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/v8/leaky-service")
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
+/// Length and retained size of each collection, by V8 object id (stable within a process).
+type CollectionSizes = HashMap<u64, (u64, u64)>;
+
 pub fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
-    let dir = fixture_dir();
+    let root = workspace_root();
+    let dir = root.join("fixtures/v8/leaky-service");
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "plateau demo: a small Node.js service (fixtures/v8/gen/leaky-service.js) was loaded in\n\
-         rounds on 127.0.0.1 and snapshotted after warm-up and after each round. What holds its memory?\n"
+        "plateau demo: a small Node.js service (fixtures/v8/gen/leaky-service.js) was loaded on\n\
+         127.0.0.1 in rounds of 400 requests and snapshotted after warm-up (s0) and after each\n\
+         round (s1-s3). What holds its memory, and what grows?\n"
     )?;
     let options = SummaryOptions {
         top: args.top,
         redaction: Redaction::None,
     };
+    let mut per_snapshot: Vec<(&str, u64, CollectionSizes)> = Vec::new();
     let mut last = None;
-    let mut growth = Vec::new();
     for name in SNAPSHOTS {
         let path = dir.join(format!("{name}.heapsnapshot.gz"));
-        let (heap, summary) = analyze_file(&path, &options, true).with_context(|| {
+        let mut progress = Progress::new(None, true);
+        let heap = load_heap(&path, &mut progress).with_context(|| {
             format!(
                 "the demo's snapshots are missing or damaged ({})",
                 dir.display()
             )
         })?;
-        let biggest = summary.collections.first().map(|c| {
-            (
-                c.path.as_ref().map(|p| p.render()).unwrap_or_default(),
-                c.collection.length,
-                c.retained_size,
-            )
-        });
-        growth.push((name, summary.total_size, summary.nodes, biggest));
-        last = Some((path, heap, summary));
-    }
-    writeln!(out, "Heap after each round, and its largest collection:")?;
-    for (name, total, nodes, biggest) in &growth {
-        let (path, length, retained) = biggest.clone().unwrap_or_default();
-        writeln!(
-            out,
-            "  {name}  {:>10} in {:>9} objects   largest collection: {} entries, {} retained",
-            format_bytes(*total),
-            format_count(*nodes as u64),
-            format_count(length),
-            format_bytes(retained),
-        )?;
-        if *name == "s3" {
-            writeln!(out, "      {path}")?;
+        let dom = Dominators::compute(&heap.graph);
+        let sizes = largest_collections(&heap.graph, &dom, 50)
+            .into_iter()
+            .map(|c| {
+                (
+                    heap.graph.object_id(c.node),
+                    (c.length, dom.retained_size(c.node)),
+                )
+            })
+            .collect();
+        per_snapshot.push((name, heap.graph.total_size(), sizes));
+        if name == SNAPSHOTS[SNAPSHOTS.len() - 1] {
+            let summary = summarize(&heap.graph, &dom, &options);
+            last = Some((path, heap, summary));
         }
     }
-    let (path, heap, summary) = last.expect("at least one snapshot");
-    let file = path
-        .strip_prefix(dir.join("../../.."))
-        .unwrap_or(&path)
-        .display()
-        .to_string();
+    let (path, heap, summary) = last.expect("the last snapshot was analysed");
+
+    let totals: Vec<String> = per_snapshot
+        .iter()
+        .map(|(name, total, _)| format!("{name} {}", format_bytes(*total)))
+        .collect();
+    writeln!(out, "Heap: {}\n", totals.join(" -> "))?;
+    writeln!(
+        out,
+        "The largest collections of s3, followed back by object id (entries, retained):"
+    )?;
+    for row in summary.collections.iter().take(TRACKED) {
+        let history: Vec<String> = per_snapshot
+            .iter()
+            .map(|(_, _, sizes)| match sizes.get(&row.object_id) {
+                Some((length, retained)) => {
+                    format!("{} ({})", format_count(*length), format_bytes(*retained))
+                }
+                None => "-".to_string(),
+            })
+            .collect();
+        let path = row
+            .path
+            .as_ref()
+            .map(|p| p.render_short())
+            .unwrap_or_default();
+        writeln!(out, "  {path}\n      {}", history.join(" -> "))?;
+    }
+
+    let file = relative(&path, &root);
     writeln!(
         out,
         "\nThe last snapshot in detail (plateau analyze {file}):\n"
@@ -89,8 +117,16 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
     out.write_all(analyze_text(&report).as_bytes())?;
     writeln!(
         out,
-        "\nNext: `plateau analyze FILE` on your own snapshot (node: v8.writeHeapSnapshot(), or\n\
-         --heapsnapshot-signal=SIGUSR2). Diffing snapshots over time to name the leak comes next."
+        "\nOne collection grows every round while the bigger COUNTRY_TABLE stays constant: size alone\n\
+         does not name a leak, growth does. Try `plateau analyze FILE` on your own snapshot (Node:\n\
+         v8.writeHeapSnapshot(), or --heapsnapshot-signal=SIGUSR2)."
     )?;
     Ok(Outcome::Fine)
+}
+
+fn relative(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }

@@ -1,7 +1,7 @@
 //! Progress on stderr for work that takes more than a second, only on a terminal.
 
 use std::io::{IsTerminal, Read};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -9,14 +9,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// is not a terminal (pipes, CI, `--json` consumers) or when the user said no.
 pub struct Progress {
     bar: ProgressBar,
-    started: Instant,
-    enabled: bool,
-    visible: bool,
 }
 
 impl Progress {
     pub fn new(total_bytes: Option<u64>, enabled: bool) -> Progress {
-        let enabled = enabled && std::io::stderr().is_terminal();
         let bar = match total_bytes {
             Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden())
                 .with_style(
@@ -31,31 +27,28 @@ impl Progress {
                     .expect("valid template"),
             ),
         };
-        Progress {
-            bar,
-            started: Instant::now(),
-            enabled,
-            visible: false,
+        if enabled && std::io::stderr().is_terminal() {
+            // Reveal the bar only if the work is still going after a second, whichever phase
+            // it is in.
+            let delayed = bar.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(1));
+                if !delayed.is_finished() {
+                    delayed.set_draw_target(ProgressDrawTarget::stderr());
+                    delayed.enable_steady_tick(Duration::from_millis(200));
+                }
+            });
         }
-    }
-
-    fn reveal_if_slow(&mut self) {
-        if self.enabled && !self.visible && self.started.elapsed() > Duration::from_secs(1) {
-            self.bar.set_draw_target(ProgressDrawTarget::stderr());
-            self.bar.enable_steady_tick(Duration::from_millis(200));
-            self.visible = true;
-        }
+        Progress { bar }
     }
 
     pub fn set_position(&mut self, bytes: u64) {
         self.bar.set_position(bytes);
-        self.reveal_if_slow();
     }
 
     /// Names the phase under way ("reading", "dominators", ...).
     pub fn phase(&mut self, name: &'static str) {
         self.bar.set_message(name);
-        self.reveal_if_slow();
     }
 
     pub fn finish(&self) {

@@ -1,13 +1,17 @@
 //! Findings about heaps, in the user's terms: class names, retainer paths as sentences, bytes.
 //!
 //! Owns: the single-snapshot summary ([`summarize`]: class histogram, top retainers,
-//! largest collections, duplicate strings), retainer-path rendering, string redaction.
-//! Later: multi-snapshot diffs, growth tracking, leak-pattern detectors, series verdicts.
+//! largest collections, duplicate strings); the multi-snapshot diff ([`diff`] over
+//! [`SnapshotDigest`]s: new objects grouped under their holder, growth per round, leak
+//! patterns with their fixes, fingerprints, what was cleared and why); retainer-path
+//! rendering; string redaction. Later: series verdicts.
 //!
 //! Must not know: files, terminals, JSON, exit codes. It takes a [`plateau_graph::HeapGraph`]
 //! with its [`plateau_graph::Dominators`] and returns plain data with public fields.
 
 mod collections;
+mod diff;
+mod digest;
 mod names;
 mod path;
 mod redact;
@@ -15,6 +19,11 @@ mod strings;
 mod summary;
 
 pub use collections::{find_collections, largest_collections, Collection, CollectionKind};
+pub use diff::{
+    diff, ClassGrowth, Cleared, ClearedReason, DiffOptions, DiffReport, Pattern, SnapshotInfo,
+    Suspect,
+};
+pub use digest::{subtree_counts, DigestEntry, SnapshotDigest};
 pub use path::{render_path, PathStep, RetainerPath};
 pub use redact::Redaction;
 pub use strings::{duplicate_strings, DuplicateString};

@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use plateau_graph::{
-    class_histogram, Dominators, HeapGraph, Location, NodeId, NodeKind, RetainerPaths,
+    class_histogram, ClassStats, Dominators, HeapGraph, Location, NodeId, NodeKind, RetainerPaths,
 };
 
 use crate::collections::largest_collections;
@@ -56,6 +56,27 @@ pub struct ClassRow {
     pub retained_size: u64,
 }
 
+impl ClassRow {
+    fn new(graph: &HeapGraph, stats: &ClassStats) -> ClassRow {
+        ClassRow {
+            name: graph.class_name(stats.class).to_string(),
+            location: graph.class_info(stats.class).location,
+            count: stats.count,
+            shallow_size: stats.shallow_size,
+            retained_size: stats.retained_size,
+        }
+    }
+}
+
+/// The histogram's classes that have objects, as rows.
+pub(crate) fn class_rows(graph: &HeapGraph, stats: Vec<ClassStats>) -> Vec<ClassRow> {
+    stats
+        .iter()
+        .filter(|s| s.count > 0)
+        .map(|s| ClassRow::new(graph, s))
+        .collect()
+}
+
 /// An object that retains much memory.
 #[derive(Clone, Debug)]
 pub struct TopObject {
@@ -91,17 +112,7 @@ pub struct DuplicateRow {
 /// the objects chosen, once the other passes have freed their memory.
 pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) -> HeapSummary {
     let redaction = options.redaction;
-    let mut classes: Vec<ClassRow> = class_histogram(graph, dom)
-        .into_iter()
-        .filter(|s| s.count > 0)
-        .map(|s| ClassRow {
-            name: graph.class_name(s.class).to_string(),
-            location: graph.class_info(s.class).location,
-            count: s.count,
-            shallow_size: s.shallow_size,
-            retained_size: s.retained_size,
-        })
-        .collect();
+    let mut classes = class_rows(graph, class_histogram(graph, dom));
     classes.sort_by(|a, b| {
         b.retained_size
             .cmp(&a.retained_size)

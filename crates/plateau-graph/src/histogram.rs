@@ -1,4 +1,4 @@
-use crate::{ClassId, Dominators, HeapGraph, NodeId};
+use crate::{ClassId, DominatorTree, Dominators, HeapGraph, NodeId};
 
 /// Per-class totals.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +15,15 @@ pub struct ClassStats {
 /// The class histogram, in class order. Zero-sized nodes (V8 sizes that were attributed to
 /// their owner) are left out of counts, as Chrome DevTools leaves them out.
 pub fn class_histogram(graph: &HeapGraph, dom: &Dominators) -> Vec<ClassStats> {
+    class_histogram_with_tree(graph, dom, &dom.tree())
+}
+
+/// [`class_histogram`] for a caller that already built the dominator tree.
+pub fn class_histogram_with_tree(
+    graph: &HeapGraph,
+    dom: &Dominators,
+    tree: &DominatorTree,
+) -> Vec<ClassStats> {
     let mut stats: Vec<ClassStats> = (0..graph.class_count() as u32)
         .map(|c| ClassStats {
             class: ClassId(c),
@@ -34,7 +43,6 @@ pub fn class_histogram(graph: &HeapGraph, dom: &Dominators) -> Vec<ClassStats> {
 
     // Walk the dominator tree keeping the set of classes on the path from the root: a node
     // whose class is already on the path is inside an object of its class and adds nothing.
-    let tree = dom.tree();
     const EXIT: u64 = 1 << 32;
     let mut on_path = vec![false; graph.class_count()];
     let mut stack: Vec<u64> = vec![graph.root().0 as u64];

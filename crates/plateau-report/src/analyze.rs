@@ -1,10 +1,9 @@
 use std::fmt::Write;
 
 use plateau_analysis::HeapSummary;
-use plateau_graph::Location;
 use serde::Serialize;
 
-use crate::format::{ellipsize, printable};
+use crate::format::{ellipsize, printable, LocationJson};
 use crate::{format_bytes, format_count, SCHEMA_VERSION};
 
 /// Everything `plateau analyze` reports about one file.
@@ -45,23 +44,6 @@ struct SummaryJson {
     weak_only_size: u64,
     weak_only_count: usize,
     duplicate_strings_wasted: u64,
-}
-
-#[derive(Serialize)]
-struct LocationJson {
-    script_id: u32,
-    /// 1-based.
-    line: u32,
-    /// 1-based.
-    column: u32,
-}
-
-fn location_json(l: Option<Location>) -> Option<LocationJson> {
-    l.map(|l| LocationJson {
-        script_id: l.script_id,
-        line: l.line + 1,
-        column: l.column + 1,
-    })
 }
 
 #[derive(Serialize)]
@@ -136,7 +118,7 @@ pub fn analyze_json(report: &AnalyzeReport) -> serde_json::Value {
                 count: c.count,
                 shallow_size: c.shallow_size,
                 retained_size: c.retained_size,
-                location: location_json(c.location),
+                location: LocationJson::from(c.location),
             })
             .collect(),
         top_retainers: s
@@ -150,7 +132,7 @@ pub fn analyze_json(report: &AnalyzeReport) -> serde_json::Value {
                 shallow_size: o.shallow_size,
                 retained_size: o.retained_size,
                 path: o.path.as_ref().map(|p| p.render()),
-                location: location_json(o.location),
+                location: LocationJson::from(o.location),
             })
             .collect(),
         collections: s

@@ -1,3 +1,21 @@
+/// A source location in JSON: 1-based line and column, as editors count.
+#[derive(serde::Serialize)]
+pub(crate) struct LocationJson {
+    script_id: u32,
+    line: u32,
+    column: u32,
+}
+
+impl LocationJson {
+    pub(crate) fn from(location: Option<plateau_graph::Location>) -> Option<LocationJson> {
+        location.map(|l| LocationJson {
+            script_id: l.script_id,
+            line: l.line + 1,
+            column: l.column + 1,
+        })
+    }
+}
+
 /// `1536` -> `1.5 KiB`; exact below 1 KiB.
 pub fn format_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];

@@ -7,9 +7,11 @@
 //! `plateau-analysis` and returns strings or JSON values.
 
 mod analyze;
+mod diff;
 mod format;
 
 pub use analyze::{analyze_json, analyze_text, AnalyzeReport};
+pub use diff::{diff_json, diff_text, diff_verdict};
 pub use format::{format_bytes, format_count};
 
 /// Version of every JSON document plateau prints. Bumped on any incompatible change.

@@ -1,5 +1,6 @@
 mod analyze;
 mod demo;
+mod diff;
 
 use crate::cli::{Args, Command};
 use crate::Outcome;
@@ -7,6 +8,7 @@ use crate::Outcome;
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     match args.command {
         Command::Analyze(a) => analyze::run(&a),
+        Command::Diff(a) => diff::run(&a),
         Command::Demo(a) => demo::run(&a),
     }
 }

@@ -3,6 +3,7 @@
 mod analyze;
 mod bad_input;
 mod demo;
+mod diff;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

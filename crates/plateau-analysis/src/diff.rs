@@ -1,0 +1,786 @@
+//! Leak suspects from several snapshots of one process: what grows, not what is big.
+//!
+//! V8 object ids are stable within a process, so every object of the last snapshot is either
+//! *old* (its id is in the baseline) or *new*. New objects are grouped under their *holder*:
+//! the nearest old object above them in the dominator tree (the `Map` that entries are added to,
+//! the listener array, the global array). That is where memory accumulates, and it exists in
+//! every snapshot, so its size can be followed round by round. A holder is a suspect only when
+//! it grew in every round by more than the noise floor; holders that grew and stopped, and big
+//! structures that never changed, are listed as cleared with the reason.
+
+use std::collections::{HashMap, HashSet};
+
+use plateau_graph::{
+    BitSet, ClassId, Dominators, HeapGraph, Location, NodeId, NodeKind, RetainerPaths,
+};
+
+use crate::digest::{nodes_by_object_id, SnapshotDigest};
+use crate::names::TopK;
+use crate::{largest_collections, CollectionKind, Redaction, RetainerPath};
+
+/// Thresholds and output choices for [`diff`].
+#[derive(Clone, Debug)]
+pub struct DiffOptions {
+    /// A suspect grows by at least this many bytes a round...
+    pub min_growth_bytes: u64,
+    /// ...and by at least this fraction of the last heap a round.
+    pub min_growth_fraction: f64,
+    /// Rows in the stable and growing-class lists.
+    pub top: usize,
+    pub redaction: Redaction,
+    /// Fingerprints of known leaks (from `--baseline`): reported, but not as suspects.
+    pub known: HashSet<String>,
+}
+
+impl Default for DiffOptions {
+    fn default() -> Self {
+        DiffOptions {
+            min_growth_bytes: 8 * 1024,
+            min_growth_fraction: 0.002,
+            top: 10,
+            redaction: Redaction::None,
+            known: HashSet::new(),
+        }
+    }
+}
+
+/// The leak pattern a suspect matches, each with the fix that usually applies.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Pattern {
+    UnboundedCache,
+    ListenerLeak,
+    TimerLeak,
+    SocketLeak,
+    GlobalGrowth,
+    ClosureRetention,
+    GrowingObject,
+}
+
+impl Pattern {
+    /// The name in JSON and fingerprints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pattern::UnboundedCache => "unbounded-cache",
+            Pattern::ListenerLeak => "event-listener-leak",
+            Pattern::TimerLeak => "timer-leak",
+            Pattern::SocketLeak => "socket-leak",
+            Pattern::GlobalGrowth => "global-growth",
+            Pattern::ClosureRetention => "closure-retention",
+            Pattern::GrowingObject => "growing-object",
+        }
+    }
+
+    /// The name a person reads.
+    pub fn title(self) -> &'static str {
+        match self {
+            Pattern::UnboundedCache => "unbounded cache",
+            Pattern::ListenerLeak => "event-listener leak",
+            Pattern::TimerLeak => "timer leak",
+            Pattern::SocketLeak => "socket / connection leak",
+            Pattern::GlobalGrowth => "global growth",
+            Pattern::ClosureRetention => "closure retention",
+            Pattern::GrowingObject => "growing object",
+        }
+    }
+
+    pub fn fix(self) -> &'static str {
+        match self {
+            Pattern::UnboundedCache => {
+                "bound it: an LRU with a maximum size or entries with a TTL, and delete entries when their request or session ends"
+            }
+            Pattern::ListenerLeak => {
+                "remove the listener when the request ends (emitter.off / removeListener), use once(), or subscribe once at start-up instead of per request"
+            }
+            Pattern::TimerLeak => {
+                "clear the timer (clearTimeout / clearInterval) when its work is done or its owner closes; unref() does not free it"
+            }
+            Pattern::SocketLeak => {
+                "close connections in finally (socket.destroy(), client.end()), set timeouts, and release pooled clients back to their pool"
+            }
+            Pattern::GlobalGrowth => {
+                "stop appending to a process-wide structure per request: cap it, rotate it, or move the data to per-request scope"
+            }
+            Pattern::ClosureRetention => {
+                "the stored callbacks capture large per-request objects: drop the callbacks when done, or capture only the fields they need"
+            }
+            Pattern::GrowingObject => {
+                "find who adds to this object on each round and remove what is no longer needed"
+            }
+        }
+    }
+}
+
+/// One snapshot as the diff used it.
+#[derive(Clone, Debug)]
+pub struct SnapshotInfo {
+    pub label: String,
+    pub nodes: usize,
+    pub total_size: u64,
+}
+
+/// A leak suspect.
+#[derive(Clone, Debug)]
+pub struct Suspect {
+    pub rank: usize,
+    /// Bytes of growth per round: the ranking key.
+    pub score: f64,
+    pub pattern: Pattern,
+    /// Class of the object where memory accumulates.
+    pub class: String,
+    pub object_id: u64,
+    /// Its retainer path in the last snapshot.
+    pub path: Option<RetainerPath>,
+    /// Per snapshot: entries for collections, objects dominated otherwise; `None` where the
+    /// object did not exist.
+    pub counts: Vec<Option<u64>>,
+    /// What `counts` counts: `entries`, `listeners`, `elements`, `properties`, `objects`.
+    pub count_unit: &'static str,
+    pub retained_sizes: Vec<Option<u64>>,
+    pub growth_per_round_bytes: i64,
+    pub growth_per_round_count: i64,
+    /// Objects new since the baseline held under it in the last snapshot.
+    pub new_objects: u64,
+    /// The classes of what was added (top-level new objects): name, count, retained.
+    pub new_classes: Vec<(String, u64, u64)>,
+    /// Path to the largest object added.
+    pub representative: Option<RetainerPath>,
+    /// Where the largest added object's constructor was defined.
+    pub location: Option<Location>,
+    pub fingerprint: String,
+}
+
+/// A structure that was looked at and cleared.
+#[derive(Clone, Debug)]
+pub struct Cleared {
+    pub class: String,
+    pub path: Option<RetainerPath>,
+    pub retained_size: u64,
+    pub reason: ClearedReason,
+}
+
+/// Why a structure is not a suspect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClearedReason {
+    /// The same length in every snapshot.
+    Constant { length: u64, unit: &'static str },
+    /// The same length in every snapshot while members were replaced (a full bounded cache).
+    Bounded { length: u64, unit: &'static str },
+    /// It grew until snapshot `until` (1-based) and then stopped.
+    Stopped { until: usize },
+}
+
+/// A class's totals across the snapshots.
+#[derive(Clone, Debug)]
+pub struct ClassGrowth {
+    pub name: String,
+    pub counts: Vec<u64>,
+    pub retained_sizes: Vec<u64>,
+    pub growth_per_round_count: i64,
+    pub growth_per_round_bytes: i64,
+}
+
+/// The answer of a multi-snapshot diff.
+#[derive(Clone, Debug)]
+pub struct DiffReport {
+    pub snapshots: Vec<SnapshotInfo>,
+    /// False when the snapshots do not share object ids (different processes).
+    pub same_process: bool,
+    pub suspects: Vec<Suspect>,
+    /// Suspects whose fingerprint the baseline file lists.
+    pub known: Vec<Suspect>,
+    pub stable: Vec<Cleared>,
+    pub growing_classes: Vec<ClassGrowth>,
+    pub warnings: Vec<String>,
+}
+
+/// Compares snapshots, oldest first; `last` is the graph of the last one.
+pub fn diff(
+    digests: &[SnapshotDigest],
+    last: &HeapGraph,
+    last_dom: &Dominators,
+    options: &DiffOptions,
+) -> DiffReport {
+    assert!(digests.len() >= 2, "a diff needs two snapshots or more");
+    let baseline = &digests[0];
+    let mut warnings = Vec::new();
+    if digests.len() == 2 {
+        warnings.push(
+            "two snapshots show growth but cannot tell a leak from a warm-up; take three or more"
+                .to_string(),
+        );
+    }
+    let (shared, mismatched) = baseline.shared_ids(&digests[digests.len() - 1]);
+    let same_process =
+        shared * 4 >= baseline.nodes.min(last.node_count()) && mismatched * 20 <= shared;
+    let growing_classes = class_growth(digests, options.top);
+    let floor = options
+        .min_growth_bytes
+        .max((options.min_growth_fraction * last.total_size() as f64) as u64)
+        as i64;
+
+    let mut suspects = Vec::new();
+    let mut stable = Vec::new();
+    let paths = RetainerPaths::compute(last);
+    if same_process {
+        let groups = group_new_objects(baseline, last, last_dom);
+        let mut seen = HashSet::new();
+        for group in groups.into_values() {
+            if (group.new_top_retained as i64) < floor {
+                continue;
+            }
+            seen.insert(group.holder);
+            let candidate = Candidate::new(&group, digests, last, last_dom);
+            match candidate.verdict(floor) {
+                Verdict::Grows => {
+                    suspects.push(candidate.into_suspect(&group, last, &paths, options.redaction))
+                }
+                Verdict::Cleared(reason) => stable.push(Cleared {
+                    class: last.class_name_of(group.holder).to_string(),
+                    path: RetainerPath::to(last, &paths, group.holder, options.redaction),
+                    retained_size: last_dom.retained_size(group.holder),
+                    reason,
+                }),
+                Verdict::Noise => {}
+            }
+        }
+        // Big structures that did not grow, so the user sees they were looked at.
+        for c in largest_collections(last, last_dom, options.top) {
+            if seen.contains(&c.node) || stable.len() >= options.top * 2 {
+                continue;
+            }
+            let id = last.object_id(c.node);
+            let lengths: Vec<Option<u64>> = digests
+                .iter()
+                .map(|d| d.collection(id).map(|(_, l)| l))
+                .collect();
+            if lengths.iter().all(|l| *l == Some(c.length)) {
+                stable.push(Cleared {
+                    class: last.class_name_of(c.node).to_string(),
+                    path: RetainerPath::to(last, &paths, c.node, options.redaction),
+                    retained_size: last_dom.retained_size(c.node),
+                    reason: ClearedReason::Constant {
+                        length: c.length,
+                        unit: unit(Some(c.kind)),
+                    },
+                });
+            }
+        }
+    } else {
+        warnings.push(format!(
+            "the snapshots do not share object ids (different processes?): only {shared} of {} baseline ids recur, {mismatched} with another class; compared by class only",
+            baseline.nodes
+        ));
+        suspects.extend(class_suspects(
+            &growing_classes,
+            digests,
+            last,
+            last_dom,
+            &paths,
+            floor,
+            options.redaction,
+        ));
+    }
+
+    stable.sort_by_key(|c| std::cmp::Reverse(c.retained_size));
+    stable.truncate(options.top);
+    suspects.sort_by(|a, b| {
+        b.score
+            .partial_cmp(&a.score)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.object_id.cmp(&b.object_id))
+    });
+    let (known, mut suspects): (Vec<_>, Vec<_>) = suspects
+        .into_iter()
+        .partition(|s| options.known.contains(&s.fingerprint));
+    for (i, s) in suspects.iter_mut().enumerate() {
+        s.rank = i + 1;
+    }
+    DiffReport {
+        snapshots: digests
+            .iter()
+            .map(|d| SnapshotInfo {
+                label: d.label.clone(),
+                nodes: d.nodes,
+                total_size: d.total_size,
+            })
+            .collect(),
+        same_process,
+        suspects,
+        known,
+        stable,
+        growing_classes,
+        warnings,
+    }
+}
+
+/// New objects of the last snapshot gathered under one old holder.
+struct Group {
+    holder: NodeId,
+    /// For objects hanging straight off a synthetic root, the class they are grouped by.
+    class: Option<ClassId>,
+    new_count: u64,
+    /// Retained size of the top-level new objects (those whose dominator is old).
+    new_top_retained: u64,
+    /// New objects a user would recognise (not VM arrays, code or shapes) by class: count
+    /// and shallow bytes.
+    classes: HashMap<ClassId, (u64, u64)>,
+    /// The new user-level object retaining the most.
+    largest: Option<(u64, NodeId)>,
+}
+
+fn group_new_objects(
+    baseline: &SnapshotDigest,
+    last: &HeapGraph,
+    dom: &Dominators,
+) -> HashMap<(u32, u32), Group> {
+    // Which objects the baseline had: one merge of two id-sorted lists.
+    let mut old = BitSet::new(last.node_count());
+    let mut baseline_ids = baseline.ids().peekable();
+    for node in nodes_by_object_id(last) {
+        let id = last.object_id(node);
+        while baseline_ids.next_if(|&b| b < id).is_some() {}
+        if baseline_ids.peek() == Some(&id) {
+            old.insert(node.index());
+        }
+    }
+    let tree = dom.tree();
+    let mut groups: HashMap<(u32, u32), Group> = HashMap::new();
+    // Top-down over the dominator tree, carrying the nearest old ancestor.
+    let mut stack: Vec<(NodeId, NodeId)> = vec![(last.root(), last.root())];
+    while let Some((node, holder)) = stack.pop() {
+        let old = node == last.root() || old.contains(node.index());
+        let holder_below = if old { node } else { holder };
+        if !old {
+            let top_level = holder == dom.idom(node);
+            let class = last.class(node);
+            // Objects a synthetic root holds directly are told apart by class.
+            let by_class = last.kind(holder) == NodeKind::Synthetic;
+            let key = (holder.0, if by_class { class.0 } else { u32::MAX });
+            let group = groups.entry(key).or_insert_with(|| Group {
+                holder,
+                class: by_class.then_some(class),
+                new_count: 0,
+                new_top_retained: 0,
+                classes: HashMap::new(),
+                largest: None,
+            });
+            group.new_count += 1;
+            if top_level {
+                group.new_top_retained += dom.retained_size(node);
+            }
+            if is_user_level(last.kind(node)) {
+                let entry = group.classes.entry(class).or_insert((0, 0));
+                entry.0 += 1;
+                entry.1 += last.self_size(node);
+                let retained = dom.retained_size(node);
+                let is_object = !last.kind(node).is_string();
+                if is_object && group.largest.is_none_or(|(r, _)| retained > r) {
+                    group.largest = Some((retained, node));
+                }
+            }
+        }
+        for &child in tree.children(node) {
+            stack.push((child, holder_below));
+        }
+    }
+    groups
+}
+
+/// Objects as user code sees them: not VM arrays, code, shapes or numbers.
+fn is_user_level(kind: NodeKind) -> bool {
+    matches!(
+        kind,
+        NodeKind::Object
+            | NodeKind::Closure
+            | NodeKind::Native
+            | NodeKind::RegExp
+            | NodeKind::BigInt
+            | NodeKind::String
+            | NodeKind::ConsString
+            | NodeKind::SlicedString
+    )
+}
+
+enum Verdict {
+    Grows,
+    Cleared(ClearedReason),
+    Noise,
+}
+
+/// A holder followed across the snapshots.
+struct Candidate {
+    object_id: u64,
+    kind: Option<CollectionKind>,
+    counts: Vec<Option<u64>>,
+    retained: Vec<Option<u64>>,
+}
+
+impl Candidate {
+    fn new(group: &Group, digests: &[SnapshotDigest], last: &HeapGraph, dom: &Dominators) -> Self {
+        let id = last.object_id(group.holder);
+        let last_digest = &digests[digests.len() - 1];
+        if let Some(class) = group.class {
+            // Grouped by class under a synthetic root: follow the class totals.
+            let name = last.class_name(class);
+            let totals = |d: &SnapshotDigest| d.classes.iter().find(|c| c.name == name).cloned();
+            return Candidate {
+                object_id: id,
+                kind: None,
+                counts: digests
+                    .iter()
+                    .map(|d| Some(totals(d).map_or(0, |c| c.count)))
+                    .collect(),
+                retained: digests
+                    .iter()
+                    .map(|d| Some(totals(d).map_or(0, |c| c.retained_size)))
+                    .collect(),
+            };
+        }
+        let _ = dom;
+        // An `_events` object whose listener array appeared after the baseline: follow the
+        // largest listener array, which is what grows.
+        let (id, kind) = match listener_array_of(last, group.holder, last_digest) {
+            Some(array) => (last.object_id(array), Some(CollectionKind::Listeners)),
+            None => (id, last_digest.collection(id).map(|(k, _)| k)),
+        };
+        Candidate {
+            object_id: id,
+            kind,
+            counts: digests
+                .iter()
+                .map(|d| match kind {
+                    Some(_) => d.collection(id).map(|(_, l)| l),
+                    None => d.get(id).map(|e| e.dominated as u64),
+                })
+                .collect(),
+            retained: digests
+                .iter()
+                .map(|d| d.get(id).map(|e| e.retained_size))
+                .collect(),
+        }
+    }
+
+    /// Round-to-round changes; an object that did not exist yet counts as empty.
+    fn growth(series: &[Option<u64>]) -> Option<Vec<i64>> {
+        series.last()?.as_ref()?;
+        let values: Vec<u64> = series.iter().map(|v| v.unwrap_or(0)).collect();
+        Some(
+            values
+                .windows(2)
+                .map(|w| w[1] as i64 - w[0] as i64)
+                .collect(),
+        )
+    }
+
+    fn verdict(&self, floor: i64) -> Verdict {
+        let Some(bytes) = Self::growth(&self.retained) else {
+            return Verdict::Noise;
+        };
+        let counts = Self::growth(&self.counts).unwrap_or_default();
+        let rounds = bytes.len() as i64;
+        let total: i64 = bytes.iter().sum();
+        let per_round = total / rounds.max(1);
+        // Collections grow by entries; other holders by bytes.
+        let grows_each_round = match self.kind {
+            Some(_) => counts.iter().all(|&d| d > 0),
+            None => bytes.iter().all(|&d| d > 0),
+        };
+        if grows_each_round && per_round >= floor {
+            return Verdict::Grows;
+        }
+        let last_round = *bytes.last().unwrap_or(&0);
+        if total >= floor && last_round < floor / 4 {
+            let until = bytes.iter().rposition(|&d| d >= floor / 4).unwrap_or(0) + 2;
+            return Verdict::Cleared(ClearedReason::Stopped { until });
+        }
+        if self.kind.is_some() && counts.iter().all(|&d| d == 0) {
+            let length = self.counts.last().copied().flatten().unwrap_or(0);
+            return Verdict::Cleared(ClearedReason::Bounded {
+                length,
+                unit: unit(self.kind),
+            });
+        }
+        Verdict::Noise
+    }
+
+    fn into_suspect(
+        self,
+        group: &Group,
+        last: &HeapGraph,
+        paths: &RetainerPaths,
+        redaction: Redaction,
+    ) -> Suspect {
+        let rounds = (self.retained.len() - 1).max(1) as i64;
+        let first = |s: &[Option<u64>]| s.first().copied().flatten().unwrap_or(0) as i64;
+        let lastv = |s: &[Option<u64>]| s.last().copied().flatten().unwrap_or(0) as i64;
+        let growth_per_round_bytes = (lastv(&self.retained) - first(&self.retained)) / rounds;
+        let growth_per_round_count = (lastv(&self.counts) - first(&self.counts)) / rounds;
+        let mut new_classes: Vec<(String, u64, u64)> = group
+            .classes
+            .iter()
+            .map(|(&c, &(count, retained))| (last.class_name(c).to_string(), count, retained))
+            .collect();
+        new_classes.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        new_classes.truncate(3);
+        let followed = last_node_with_id(last, group.holder, self.object_id);
+        let holder_path = RetainerPath::to(last, paths, followed, redaction);
+        let pattern = classify(last, group, self.kind, &new_classes, holder_path.as_ref());
+        let representative_node = group.largest.map_or(followed, |(_, n)| n);
+        let (class, path) = match group.class {
+            // A synthetic holder says nothing: describe the added objects instead.
+            Some(c) => (
+                last.class_name(c).to_string(),
+                RetainerPath::to(last, paths, representative_node, redaction),
+            ),
+            None => (last.class_name_of(followed).to_string(), holder_path),
+        };
+        let fingerprint = fingerprint(
+            pattern,
+            &class,
+            path.as_ref().map(|p| p.render()).as_deref().unwrap_or(""),
+        );
+        Suspect {
+            rank: 0,
+            score: growth_per_round_bytes as f64,
+            pattern,
+            class,
+            object_id: self.object_id,
+            path,
+            counts: self.counts,
+            count_unit: if group.class.is_some() {
+                "objects"
+            } else {
+                unit(self.kind)
+            },
+            retained_sizes: self.retained,
+            growth_per_round_bytes,
+            growth_per_round_count,
+            new_objects: group.new_count,
+            new_classes,
+            representative: RetainerPath::to(last, paths, representative_node, redaction),
+            location: last.location(representative_node),
+            fingerprint,
+        }
+    }
+}
+
+fn unit(kind: Option<CollectionKind>) -> &'static str {
+    match kind {
+        Some(CollectionKind::Map) => "entries",
+        Some(CollectionKind::Set) => "members",
+        Some(CollectionKind::Listeners) => "listeners",
+        Some(CollectionKind::Array) => "elements",
+        Some(CollectionKind::ObjectDictionary) => "properties",
+        None => "objects",
+    }
+}
+
+const TIMER_CLASSES: [&str; 4] = ["Timeout", "Immediate", "TimersList", "Timer"];
+const SOCKET_CLASSES: [&str; 8] = [
+    "Socket",
+    "TLSSocket",
+    "TCP",
+    "TCPWrap",
+    "Node / TCPSocketWrap",
+    "ClientRequest",
+    "Agent",
+    "WriteWrap",
+];
+
+/// Names the leak pattern from where memory accumulates and what was added.
+fn classify(
+    last: &HeapGraph,
+    group: &Group,
+    kind: Option<CollectionKind>,
+    new_classes: &[(String, u64, u64)],
+    holder_path: Option<&RetainerPath>,
+) -> Pattern {
+    let holder_class = last.class_name_of(group.holder);
+    let added = |names: &[&str]| {
+        new_classes
+            .first()
+            .is_some_and(|(name, ..)| names.iter().any(|n| name == n))
+    };
+    if TIMER_CLASSES.contains(&holder_class) || added(&TIMER_CLASSES) {
+        return Pattern::TimerLeak;
+    }
+    if SOCKET_CLASSES.contains(&holder_class) || added(&SOCKET_CLASSES) {
+        return Pattern::SocketLeak;
+    }
+    let via_events =
+        holder_path.is_some_and(|p| p.steps.iter().rev().take(3).any(|s| s.edge == "_events"));
+    if kind == Some(CollectionKind::Listeners) || via_events {
+        return Pattern::ListenerLeak;
+    }
+    if added(&["Function", "system / Context"]) {
+        return Pattern::ClosureRetention;
+    }
+    if let Some(CollectionKind::Map | CollectionKind::Set | CollectionKind::ObjectDictionary) = kind
+    {
+        return Pattern::UnboundedCache;
+    }
+    // Held at the top level: a property of the global object or of a module scope.
+    let near_root = holder_path.is_some_and(|p| {
+        let after_scope = p
+            .steps
+            .iter()
+            .rposition(|s| s.class == "system / Context" || s.node_kind == NodeKind::Synthetic)
+            .map_or(p.steps.len(), |i| p.steps.len() - i - 1);
+        p.steps.len() <= 3 || after_scope <= 2
+    });
+    if near_root || last.user_roots().contains(&group.holder) {
+        return Pattern::GlobalGrowth;
+    }
+    Pattern::GrowingObject
+}
+
+/// The listener array under an `_events` object, when the holder is one.
+fn listener_array_of(
+    last: &HeapGraph,
+    holder: NodeId,
+    last_digest: &SnapshotDigest,
+) -> Option<NodeId> {
+    last.edges(holder)
+        .map(|e| last.edge_target(e))
+        .filter(|&t| {
+            matches!(
+                last_digest.collection(last.object_id(t)),
+                Some((CollectionKind::Listeners, _))
+            )
+        })
+        .max_by_key(|&t| {
+            last_digest
+                .collection(last.object_id(t))
+                .map_or(0, |(_, length)| length)
+        })
+}
+
+/// The holder itself, or the listener array followed in its place.
+fn last_node_with_id(last: &HeapGraph, holder: NodeId, object_id: u64) -> NodeId {
+    if last.object_id(holder) == object_id {
+        return holder;
+    }
+    last.edges(holder)
+        .map(|e| last.edge_target(e))
+        .find(|&t| last.object_id(t) == object_id)
+        .unwrap_or(holder)
+}
+
+/// Stable id of a leak: the pattern, the class and the path with indices and numbers masked,
+/// so the same leak in another run (other object ids, other entry counts) matches.
+fn fingerprint(pattern: Pattern, class: &str, path: &str) -> String {
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut feed = |b: u8| {
+        hash ^= b as u32;
+        hash = hash.wrapping_mul(0x0100_0193);
+    };
+    for b in pattern
+        .as_str()
+        .bytes()
+        .chain([0])
+        .chain(class.bytes())
+        .chain([0])
+    {
+        feed(b);
+    }
+    let mut in_digits = false;
+    for b in path.bytes() {
+        if b.is_ascii_digit() {
+            if !in_digits {
+                feed(b'#');
+            }
+            in_digits = true;
+        } else {
+            in_digits = false;
+            feed(b);
+        }
+    }
+    format!("{hash:08x}")
+}
+
+/// Class totals across the snapshots, for the classes that grew in every round.
+fn class_growth(digests: &[SnapshotDigest], top: usize) -> Vec<ClassGrowth> {
+    let rounds = (digests.len() - 1).max(1) as i64;
+    let mut totals: HashMap<&str, (Vec<u64>, Vec<u64>)> = HashMap::new();
+    for (i, d) in digests.iter().enumerate() {
+        for c in &d.classes {
+            let entry = totals
+                .entry(c.name.as_str())
+                .or_insert_with(|| (vec![0; digests.len()], vec![0; digests.len()]));
+            entry.0[i] += c.count;
+            entry.1[i] += c.retained_size;
+        }
+    }
+    let mut growing = TopK::new(top);
+    for (name, (counts, retained)) in totals {
+        if counts.windows(2).all(|w| w[1] > w[0]) {
+            let bytes = (retained[retained.len() - 1] as i64 - retained[0] as i64) / rounds;
+            growing.push(bytes.max(0) as u64, (name.to_string(), counts, retained));
+        }
+    }
+    growing
+        .into_sorted()
+        .into_iter()
+        .map(|(_, (name, counts, retained))| ClassGrowth {
+            growth_per_round_count: (counts[counts.len() - 1] as i64 - counts[0] as i64) / rounds,
+            growth_per_round_bytes: (retained[retained.len() - 1] as i64 - retained[0] as i64)
+                / rounds,
+            name,
+            counts,
+            retained_sizes: retained,
+        })
+        .collect()
+}
+
+/// Without shared ids, classes that grow in every round are the suspects.
+fn class_suspects(
+    growing: &[ClassGrowth],
+    digests: &[SnapshotDigest],
+    last: &HeapGraph,
+    dom: &Dominators,
+    paths: &RetainerPaths,
+    floor: i64,
+    redaction: Redaction,
+) -> Vec<Suspect> {
+    let _ = digests;
+    growing
+        .iter()
+        .filter(|g| g.growth_per_round_bytes >= floor)
+        .map(|g| {
+            // The largest instance stands for the class.
+            let mut largest = TopK::new(1);
+            for v in last.nodes() {
+                if last.class_name_of(v) == g.name {
+                    largest.push(dom.retained_size(v), v);
+                }
+            }
+            let node = largest.into_sorted().first().map(|&(_, n)| n);
+            let path = node.and_then(|n| RetainerPath::to(last, paths, n, redaction));
+            let pattern = if TIMER_CLASSES.contains(&g.name.as_str()) {
+                Pattern::TimerLeak
+            } else if SOCKET_CLASSES.contains(&g.name.as_str()) {
+                Pattern::SocketLeak
+            } else {
+                Pattern::GrowingObject
+            };
+            Suspect {
+                rank: 0,
+                score: g.growth_per_round_bytes as f64,
+                pattern,
+                class: g.name.clone(),
+                object_id: node.map_or(0, |n| last.object_id(n)),
+                fingerprint: fingerprint(pattern, &g.name, ""),
+                path: path.clone(),
+                counts: g.counts.iter().map(|&c| Some(c)).collect(),
+                count_unit: "objects",
+                retained_sizes: g.retained_sizes.iter().map(|&r| Some(r)).collect(),
+                growth_per_round_bytes: g.growth_per_round_bytes,
+                growth_per_round_count: g.growth_per_round_count,
+                new_objects: 0,
+                new_classes: Vec::new(),
+                representative: path,
+                location: node.and_then(|n| last.location(n)),
+            }
+        })
+        .collect()
+}

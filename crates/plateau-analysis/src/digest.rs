@@ -1,0 +1,211 @@
+use std::collections::HashMap;
+
+use plateau_graph::{
+    class_histogram_with_tree, ClassId, DominatorTree, Dominators, HeapGraph, NodeId, U64Column,
+};
+
+use crate::collections::find_collections;
+use crate::summary::class_rows;
+use crate::{ClassRow, CollectionKind};
+
+/// What comparisons need from one snapshot once its graph is gone: every object's id, class,
+/// retained size and the number of objects it dominates, the class totals, and the length of
+/// every collection. About 16 bytes an object, against ~50 for the graph.
+#[derive(Clone, Debug)]
+pub struct SnapshotDigest {
+    pub label: String,
+    pub nodes: usize,
+    pub total_size: u64,
+    pub max_object_id: u64,
+    /// Object ids, ascending; the columns below are in the same order.
+    ids: U64Column,
+    class_of: Vec<u32>,
+    retained: U64Column,
+    dominated: Vec<u32>,
+    /// Distinct class names; `class_of` indexes it.
+    class_names: Vec<String>,
+    pub classes: Vec<ClassRow>,
+    collections: HashMap<u64, (CollectionKind, u64)>,
+}
+
+/// One object as a digest remembers it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct DigestEntry {
+    pub retained_size: u64,
+    /// Objects in its dominator subtree, itself included.
+    pub dominated: u32,
+}
+
+impl SnapshotDigest {
+    pub fn new(label: &str, graph: &HeapGraph, dom: &Dominators) -> SnapshotDigest {
+        let n = graph.node_count();
+        let tree = dom.tree();
+        let order = nodes_by_object_id(graph);
+        let dominated = subtree_counts_with_tree(graph, dom, &tree);
+        let mut ids = U64Column::with_capacity(n);
+        let mut class_of = Vec::with_capacity(n);
+        let mut retained = U64Column::with_capacity(n);
+        let mut dominated_sorted = Vec::with_capacity(n);
+        for &v in &order {
+            ids.push(graph.object_id(v));
+            class_of.push(graph.class(v).0);
+            retained.push(dom.retained_size(v));
+            dominated_sorted.push(dominated[v.index()]);
+        }
+        drop(order);
+        drop(dominated);
+        let class_names = (0..graph.class_count() as u32)
+            .map(|c| graph.class_name(ClassId(c)).to_string())
+            .collect();
+
+        let classes = class_rows(graph, class_histogram_with_tree(graph, dom, &tree));
+        drop(tree);
+        let collections = find_collections(graph)
+            .into_iter()
+            .map(|c| (graph.object_id(c.node), (c.kind, c.length)))
+            .collect();
+
+        SnapshotDigest {
+            label: label.to_string(),
+            nodes: n,
+            total_size: graph.total_size(),
+            max_object_id: if ids.is_empty() {
+                0
+            } else {
+                ids.get(ids.len() - 1)
+            },
+            ids,
+            class_of,
+            retained,
+            dominated: dominated_sorted,
+            class_names,
+            classes,
+            collections,
+        }
+    }
+
+    fn position(&self, object_id: u64) -> Option<usize> {
+        let (mut lo, mut hi) = (0, self.ids.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.ids.get(mid).cmp(&object_id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
+    }
+
+    /// True when an object with this id existed in the snapshot.
+    pub fn contains(&self, object_id: u64) -> bool {
+        self.position(object_id).is_some()
+    }
+
+    pub fn get(&self, object_id: u64) -> Option<DigestEntry> {
+        self.position(object_id).map(|i| DigestEntry {
+            retained_size: self.retained.get(i),
+            dominated: self.dominated[i],
+        })
+    }
+
+    /// The class name of the object with this id.
+    pub fn class_of(&self, object_id: u64) -> Option<&str> {
+        self.position(object_id)
+            .map(|i| self.class_names[self.class_of[i] as usize].as_str())
+    }
+
+    /// Kind and length of the collection with this id.
+    pub fn collection(&self, object_id: u64) -> Option<(CollectionKind, u64)> {
+        self.collections.get(&object_id).copied()
+    }
+
+    /// Object ids, ascending.
+    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.ids.iter()
+    }
+
+    /// How many objects of `self` share an id with `other`, and how many of those have a
+    /// different class there: two snapshots of one process share most ids with equal classes.
+    pub fn shared_ids(&self, other: &SnapshotDigest) -> (usize, usize) {
+        let (mut i, mut j, mut shared, mut mismatched) = (0, 0, 0, 0);
+        while i < self.ids.len() && j < other.ids.len() {
+            let (a, b) = (self.ids.get(i), other.ids.get(j));
+            match a.cmp(&b) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    shared += 1;
+                    if self.class_names[self.class_of[i] as usize]
+                        != other.class_names[other.class_of[j] as usize]
+                    {
+                        mismatched += 1;
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        (shared, mismatched)
+    }
+}
+
+/// Nodes in ascending object-id order (ties in node order). Ids that fit 32 bits (V8's
+/// always do) are packed with the node into one `u64` and radix-sorted on the id half: two
+/// counting passes instead of a comparison sort.
+pub(crate) fn nodes_by_object_id(graph: &HeapGraph) -> Vec<NodeId> {
+    if graph.nodes().all(|v| graph.object_id(v) <= u32::MAX as u64) {
+        let mut packed: Vec<u64> = graph
+            .nodes()
+            .map(|v| graph.object_id(v) << 32 | v.0 as u64)
+            .collect();
+        let mut scratch = vec![0u64; packed.len()];
+        for shift in [32, 48] {
+            let digit = |x: u64| ((x >> shift) & 0xffff) as usize;
+            let mut start = vec![0usize; 1 << 16];
+            for &x in &packed {
+                start[digit(x)] += 1;
+            }
+            let mut sum = 0;
+            for slot in start.iter_mut() {
+                let count = *slot;
+                *slot = sum;
+                sum += count;
+            }
+            for &x in &packed {
+                let d = digit(x);
+                scratch[start[d]] = x;
+                start[d] += 1;
+            }
+            std::mem::swap(&mut packed, &mut scratch);
+        }
+        packed.into_iter().map(|p| NodeId(p as u32)).collect()
+    } else {
+        let mut order: Vec<NodeId> = graph.nodes().collect();
+        order.sort_unstable_by_key(|&v| (graph.object_id(v), v));
+        order
+    }
+}
+
+/// Objects in each node's dominator subtree (itself included), by node.
+pub fn subtree_counts(graph: &HeapGraph, dom: &Dominators) -> Vec<u32> {
+    subtree_counts_with_tree(graph, dom, &dom.tree())
+}
+
+fn subtree_counts_with_tree(graph: &HeapGraph, dom: &Dominators, tree: &DominatorTree) -> Vec<u32> {
+    // A pre-order of the tree, then children into parents in reverse.
+    let mut preorder = Vec::with_capacity(graph.node_count());
+    let mut stack = vec![graph.root()];
+    while let Some(node) = stack.pop() {
+        preorder.push(node);
+        stack.extend_from_slice(tree.children(node));
+    }
+    let mut counts = vec![1u32; graph.node_count()];
+    for &node in preorder.iter().rev() {
+        if node != graph.root() {
+            let up = dom.idom(node).index();
+            counts[up] = counts[up].saturating_add(counts[node.index()]);
+        }
+    }
+    counts
+}

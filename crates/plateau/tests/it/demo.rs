@@ -7,9 +7,11 @@ fn demo_runs_end_to_end_and_names_the_leaking_map() {
     let text = stdout(&out);
     assert!(text.contains("Top retainers"), "{text}");
     assert!(text.contains("sessions > cache (Map)"), "{text}");
-    // sessions.cache, followed by object id: 300 entries after warm-up, +400 per round.
+    // The diff comes first: sessions.cache, 300 entries after warm-up, +400 per round.
+    assert!(text.contains("LEAK  2 suspects"), "{text}");
     assert!(
-        text.contains("300 (") && text.contains("-> 1,500 ("),
+        text.contains("entries: 300 -> 700 -> 1,100 -> 1,500"),
         "growth across snapshots: {text}"
     );
+    assert!(text.find("LEAK").unwrap() < text.find("Top retainers").unwrap());
 }

@@ -14,7 +14,7 @@ use plateau_graph::{
     BitSet, ClassId, Dominators, HeapGraph, Location, NodeId, NodeKind, RetainerPaths,
 };
 
-use crate::digest::{nodes_by_object_id, SnapshotDigest};
+use crate::digest::{mask_numbers, nodes_by_object_id, SnapshotDigest};
 use crate::names::TopK;
 use crate::{largest_collections, CollectionKind, Redaction, RetainerPath};
 
@@ -130,6 +130,8 @@ pub struct Suspect {
     pub object_id: u64,
     /// Its retainer path in the last snapshot.
     pub path: Option<RetainerPath>,
+    /// The path as text, for suspects matched by path across processes (no graph path).
+    pub path_text: Option<String>,
     /// Per snapshot: entries for collections, objects dominated otherwise; `None` where the
     /// object did not exist.
     pub counts: Vec<Option<u64>>,
@@ -266,19 +268,13 @@ pub fn diff(
             }
         }
     } else {
+        let (shared, mismatched) = baseline.shared_ids(&digests[digests.len() - 1]);
         warnings.push(format!(
-            "the snapshots do not share object ids (different processes?): only {shared} of {} baseline ids recur, {mismatched} with another class; compared by class only",
+            "the snapshots do not share object ids (different processes?): {shared} of {} baseline ids recur, {mismatched} of them with another class; compared by retainer path and by class instead",
             baseline.nodes
         ));
-        suspects.extend(class_suspects(
-            &growing_classes,
-            digests,
-            last,
-            last_dom,
-            &paths,
-            floor,
-            options.redaction,
-        ));
+        suspects.extend(path_suspects(digests, floor));
+        suspects.extend(class_suspects(&growing_classes, floor));
     }
 
     stable.sort_by_key(|c| std::cmp::Reverse(c.retained_size));
@@ -560,6 +556,7 @@ impl Candidate {
             representative: RetainerPath::to(last, paths, representative_node, redaction),
             location: last.location(representative_node),
             fingerprint,
+            path_text: None,
         }
     }
 }
@@ -666,34 +663,21 @@ fn last_node_with_id(last: &HeapGraph, holder: NodeId, object_id: u64) -> NodeId
         .unwrap_or(holder)
 }
 
-/// Stable id of a leak: the pattern, the class and the path with indices and numbers masked,
-/// so the same leak in another run (other object ids, other entry counts) matches.
+/// Stable id of a leak: the pattern, the class and the path with numbers masked, so the same
+/// leak in another run (other object ids, other entry counts) matches.
 fn fingerprint(pattern: Pattern, class: &str, path: &str) -> String {
     let mut hash: u32 = 0x811c_9dc5;
-    let mut feed = |b: u8| {
-        hash ^= b as u32;
-        hash = hash.wrapping_mul(0x0100_0193);
-    };
-    for b in pattern
+    let masked = mask_numbers(path);
+    let bytes = pattern
         .as_str()
         .bytes()
         .chain([0])
         .chain(class.bytes())
         .chain([0])
-    {
-        feed(b);
-    }
-    let mut in_digits = false;
-    for b in path.bytes() {
-        if b.is_ascii_digit() {
-            if !in_digits {
-                feed(b'#');
-            }
-            in_digits = true;
-        } else {
-            in_digits = false;
-            feed(b);
-        }
+        .chain(masked.bytes());
+    for b in bytes {
+        hash ^= b as u32;
+        hash = hash.wrapping_mul(0x0100_0193);
     }
     format!("{hash:08x}")
 }
@@ -732,30 +716,69 @@ fn class_growth(digests: &[SnapshotDigest], top: usize) -> Vec<ClassGrowth> {
         .collect()
 }
 
-/// Without shared ids, classes that grow in every round are the suspects.
-fn class_suspects(
-    growing: &[ClassGrowth],
-    digests: &[SnapshotDigest],
-    last: &HeapGraph,
-    dom: &Dominators,
-    paths: &RetainerPaths,
-    floor: i64,
-    redaction: Redaction,
-) -> Vec<Suspect> {
-    let _ = digests;
+/// Without shared ids, collections are matched by masked retainer path: a path whose
+/// collections grew in length in every round is a suspect.
+fn path_suspects(digests: &[SnapshotDigest], floor: i64) -> Vec<Suspect> {
+    let last = &digests[digests.len() - 1];
+    let rounds = (digests.len() - 1) as i64;
+    let mut found = Vec::new();
+    for (key, totals) in last.collections_by_path() {
+        let series: Vec<Option<&crate::digest::PathTotals>> = digests
+            .iter()
+            .map(|d| d.collections_by_path().get(key))
+            .collect();
+        let lengths: Vec<u64> = series.iter().map(|t| t.map_or(0, |t| t.length)).collect();
+        let retained: Vec<u64> = series
+            .iter()
+            .map(|t| t.map_or(0, |t| t.retained_size))
+            .collect();
+        let bytes = (retained[retained.len() - 1] as i64 - retained[0] as i64) / rounds;
+        if !lengths.windows(2).all(|w| w[1] > w[0]) || bytes < floor {
+            continue;
+        }
+        let pattern = if totals.kind == CollectionKind::Listeners {
+            Pattern::ListenerLeak
+        } else if matches!(
+            totals.kind,
+            CollectionKind::Map | CollectionKind::Set | CollectionKind::ObjectDictionary
+        ) {
+            Pattern::UnboundedCache
+        } else {
+            Pattern::GrowingObject
+        };
+        found.push(Suspect {
+            rank: 0,
+            score: bytes as f64,
+            pattern,
+            class: totals.class.clone(),
+            object_id: 0,
+            path: None,
+            counts: series.iter().map(|t| t.map(|t| t.length)).collect(),
+            count_unit: unit(Some(totals.kind)),
+            retained_sizes: series.iter().map(|t| t.map(|t| t.retained_size)).collect(),
+            growth_per_round_bytes: bytes,
+            growth_per_round_count: (lengths[lengths.len() - 1] as i64 - lengths[0] as i64)
+                / rounds,
+            new_objects: 0,
+            new_classes: Vec::new(),
+            representative: None,
+            location: None,
+            fingerprint: fingerprint(pattern, &totals.class, &totals.path),
+            path_text: Some(totals.path.clone()),
+        });
+    }
+    found
+}
+
+/// Without shared ids, classes that grow in every round are suspects too.
+fn class_suspects(growing: &[ClassGrowth], floor: i64) -> Vec<Suspect> {
+    // VM records, code, strings and closures grow along with any leak: symptoms, not causes.
+    let is_symptom =
+        |name: &str| name.starts_with('(') || name.starts_with("system / ") || name == "Function";
     growing
         .iter()
-        .filter(|g| g.growth_per_round_bytes >= floor)
+        .filter(|g| g.growth_per_round_bytes >= floor && !is_symptom(&g.name))
         .map(|g| {
-            // The largest instance stands for the class.
-            let mut largest = TopK::new(1);
-            for v in last.nodes() {
-                if last.class_name_of(v) == g.name {
-                    largest.push(dom.retained_size(v), v);
-                }
-            }
-            let node = largest.into_sorted().first().map(|&(_, n)| n);
-            let path = node.and_then(|n| RetainerPath::to(last, paths, n, redaction));
             let pattern = if TIMER_CLASSES.contains(&g.name.as_str()) {
                 Pattern::TimerLeak
             } else if SOCKET_CLASSES.contains(&g.name.as_str()) {
@@ -763,14 +786,16 @@ fn class_suspects(
             } else {
                 Pattern::GrowingObject
             };
+            // Matched by class alone: no one object or path stands for it.
             Suspect {
                 rank: 0,
                 score: g.growth_per_round_bytes as f64,
                 pattern,
                 class: g.name.clone(),
-                object_id: node.map_or(0, |n| last.object_id(n)),
+                object_id: 0,
                 fingerprint: fingerprint(pattern, &g.name, ""),
-                path: path.clone(),
+                path: None,
+                path_text: None,
                 counts: g.counts.iter().map(|&c| Some(c)).collect(),
                 count_unit: "objects",
                 retained_sizes: g.retained_sizes.iter().map(|&r| Some(r)).collect(),
@@ -778,8 +803,8 @@ fn class_suspects(
                 growth_per_round_count: g.growth_per_round_count,
                 new_objects: 0,
                 new_classes: Vec::new(),
-                representative: path,
-                location: node.and_then(|n| last.location(n)),
+                representative: None,
+                location: None,
             }
         })
         .collect()

@@ -1,12 +1,13 @@
 use std::collections::HashMap;
 
 use plateau_graph::{
-    class_histogram_with_tree, ClassId, DominatorTree, Dominators, HeapGraph, NodeId, U64Column,
+    class_histogram_with_tree, ClassId, DominatorTree, Dominators, HeapGraph, NodeId,
+    RetainerPaths, U64Column,
 };
 
 use crate::collections::find_collections;
 use crate::summary::class_rows;
-use crate::{ClassRow, CollectionKind};
+use crate::{ClassRow, CollectionKind, Redaction, RetainerPath};
 
 /// What comparisons need from one snapshot once its graph is gone: every object's id, class,
 /// retained size and the number of objects it dominates, the class totals, and the length of
@@ -26,7 +27,25 @@ pub struct SnapshotDigest {
     class_names: Vec<String>,
     pub classes: Vec<ClassRow>,
     collections: HashMap<u64, (CollectionKind, u64)>,
+    /// Collections of some size by retainer path with numbers masked, summed over the
+    /// collections that share a path: what survives when ids do not (another process).
+    by_path: HashMap<String, PathTotals>,
 }
+
+/// Collections sharing one masked retainer path, in one snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathTotals {
+    pub kind: CollectionKind,
+    pub class: String,
+    /// The path as rendered in this snapshot (first collection seen).
+    pub path: String,
+    pub instances: u64,
+    pub length: u64,
+    pub retained_size: u64,
+}
+
+/// Collections this small are left out of path matching.
+const PATH_MIN_LENGTH: u64 = 32;
 
 /// One object as a digest remembers it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -60,7 +79,30 @@ impl SnapshotDigest {
 
         let classes = class_rows(graph, class_histogram_with_tree(graph, dom, &tree));
         drop(tree);
-        let collections = find_collections(graph)
+        let found = find_collections(graph);
+        let paths = RetainerPaths::compute(graph);
+        let mut by_path: HashMap<String, PathTotals> = HashMap::new();
+        for c in found.iter().filter(|c| c.length >= PATH_MIN_LENGTH) {
+            let Some(path) = RetainerPath::to(graph, &paths, c.node, Redaction::None) else {
+                continue;
+            };
+            let rendered = path.render();
+            let totals = by_path
+                .entry(mask_numbers(&rendered))
+                .or_insert_with(|| PathTotals {
+                    kind: c.kind,
+                    class: graph.class_name_of(c.node).to_string(),
+                    path: rendered,
+                    instances: 0,
+                    length: 0,
+                    retained_size: 0,
+                });
+            totals.instances += 1;
+            totals.length += c.length;
+            totals.retained_size += dom.retained_size(c.node);
+        }
+        drop(paths);
+        let collections = found
             .into_iter()
             .map(|c| (graph.object_id(c.node), (c.kind, c.length)))
             .collect();
@@ -81,7 +123,13 @@ impl SnapshotDigest {
             class_names,
             classes,
             collections,
+            by_path,
         }
+    }
+
+    /// Collections of some size by masked retainer path (see [`mask_numbers`]).
+    pub fn collections_by_path(&self) -> &HashMap<String, PathTotals> {
+        &self.by_path
     }
 
     fn position(&self, object_id: u64) -> Option<usize> {
@@ -125,6 +173,14 @@ impl SnapshotDigest {
         self.ids.iter()
     }
 
+    /// True when `other` looks like a snapshot of the same process: it shares a quarter of the
+    /// objects by id, and at most one in twenty of those has another class. (Processes of one
+    /// program share their start-up ids, but not what they did since.)
+    pub fn same_process(&self, other: &SnapshotDigest) -> bool {
+        let (shared, mismatched) = self.shared_ids(other);
+        shared * 4 >= self.nodes.min(other.nodes) && mismatched * 20 <= shared
+    }
+
     /// How many objects of `self` share an id with `other`, and how many of those have a
     /// different class there: two snapshots of one process share most ids with equal classes.
     pub fn shared_ids(&self, other: &SnapshotDigest) -> (usize, usize) {
@@ -148,6 +204,24 @@ impl SnapshotDigest {
         }
         (shared, mismatched)
     }
+}
+
+/// A path with every run of digits replaced by `#`: `[12]` and `[7]`, `516` and `5525` match.
+pub fn mask_numbers(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut in_digits = false;
+    for c in path.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push('#');
+            }
+            in_digits = true;
+        } else {
+            in_digits = false;
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Nodes in ascending object-id order (ties in node order). Ids that fit 32 bits (V8's

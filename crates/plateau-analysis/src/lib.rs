@@ -23,7 +23,7 @@ pub use diff::{
     diff, ClassGrowth, Cleared, ClearedReason, DiffOptions, DiffReport, Pattern, SnapshotInfo,
     Suspect,
 };
-pub use digest::{subtree_counts, DigestEntry, SnapshotDigest};
+pub use digest::{mask_numbers, subtree_counts, DigestEntry, PathTotals, SnapshotDigest};
 pub use path::{render_path, PathStep, RetainerPath};
 pub use redact::Redaction;
 pub use strings::{duplicate_strings, DuplicateString};

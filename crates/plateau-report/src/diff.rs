@@ -81,7 +81,11 @@ fn suspect_json(s: &Suspect) -> SuspectJson<'_> {
         pattern: s.pattern.as_str(),
         class: &s.class,
         id: s.object_id,
-        path: s.path.as_ref().map(|p| p.render()),
+        path: s
+            .path
+            .as_ref()
+            .map(|p| p.render())
+            .or_else(|| s.path_text.clone()),
         fingerprint: &s.fingerprint,
         counts: &s.counts,
         count_unit: s.count_unit,
@@ -236,6 +240,10 @@ pub fn diff_text(report: &DiffReport) -> String {
         );
         if let Some(path) = &s.path {
             let _ = writeln!(out, "    {}", printable(&path.render_short()));
+        } else if let Some(path) = &s.path_text {
+            let _ = writeln!(out, "    {} (matched by path)", printable(path));
+        } else {
+            let _ = writeln!(out, "    (matched by class: all instances together)");
         }
         if !s.new_classes.is_empty() {
             let added = s

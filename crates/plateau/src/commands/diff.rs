@@ -36,6 +36,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let mut digests = Vec::with_capacity(files.len());
     let mut newest: Option<(HeapGraph, Dominators, u64)> = None;
     let mut warnings = Vec::new();
+    let mut one_process = true;
     for file in &files {
         let size = std::fs::metadata(file).ok().map(|m| m.len());
         let mut progress = Progress::new(size, !args.no_progress);
@@ -48,9 +49,13 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             .map(|v| heap.graph.object_id(v))
             .max()
             .unwrap_or(0);
-        let is_newest = newest.as_ref().is_none_or(|(_, _, id)| max_id > *id);
-        if is_newest {
-            // Free the previous newest graph before this one's dominators need memory.
+        // Within one process the newest snapshot has the largest ids; across processes the
+        // order given is all there is (decided once the second snapshot is digested).
+        let keep = newest
+            .as_ref()
+            .is_none_or(|(_, _, id)| !one_process || max_id > *id);
+        if keep {
+            // Free the previous graph before this one's dominators need memory.
             newest = None;
         }
         progress.phase("dominators");
@@ -73,13 +78,19 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                 .map(|w| format!("{}: {w}", file.display())),
         );
         digests.push(digest);
-        if is_newest {
+        if digests.len() == 2 {
+            one_process = digests[0].same_process(&digests[1]);
+        }
+        if keep {
             newest = Some((heap.graph, dom, max_id));
         }
     }
-    // V8 hands out ids in increasing order, so the newest snapshot has the largest ones.
+    // V8 hands out ids in increasing order, so within one process the newest snapshot has the
+    // largest ones.
     let given: Vec<String> = digests.iter().map(|d| d.label.clone()).collect();
-    digests.sort_by_key(|d| d.max_object_id);
+    if one_process {
+        digests.sort_by_key(|d| d.max_object_id);
+    }
     if digests.iter().zip(&given).any(|(d, g)| &d.label != g) {
         warnings.push(format!(
             "snapshots were not given oldest first; ordered by their object ids: {}",

@@ -203,3 +203,31 @@ fn text_report_leads_with_the_verdict_and_the_fix() {
     assert!(text.contains("fix: bound it"), "{text}");
     assert!(text.contains("stable (checked, not growing)"), "{text}");
 }
+
+#[test]
+fn snapshots_of_different_processes_fall_back_to_paths() {
+    // tiny.heapsnapshot comes from another node process: start-up ids recur, classes do not.
+    let files = snapshots();
+    let mixed = vec![
+        fixture("v8/tiny.heapsnapshot.gz"),
+        files[1].clone(),
+        files[2].clone(),
+    ];
+    let (code, doc) = diff_json(&mixed, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["same_process"], false);
+    assert!(doc["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().contains("do not share object ids")));
+    let first = &doc["suspects"][0];
+    assert_eq!(first["pattern"], "unbounded-cache");
+    assert!(first["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("sessions > cache (Map)"));
+    // The same leak keeps its fingerprint whichever way it was matched.
+    let (_, same) = diff_json(&files, &[]);
+    assert_eq!(first["fingerprint"], same["suspects"][0]["fingerprint"]);
+}

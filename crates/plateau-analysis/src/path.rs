@@ -1,4 +1,4 @@
-use plateau_graph::{EdgeKind, HeapGraph, NodeId, NodeKind, RetainerPaths};
+use plateau_graph::{EdgeId, EdgeKind, HeapGraph, NodeId, NodeKind, RetainerPaths};
 
 use crate::Redaction;
 
@@ -30,33 +30,42 @@ impl RetainerPath {
         redaction: Redaction,
     ) -> Option<RetainerPath> {
         let edges = paths.path(graph, node)?;
-        let steps = edges
-            .into_iter()
-            .map(|e| {
-                let target = graph.edge_target(e);
-                let kind = graph.kind(target);
-                let edge = match graph.edge_kind(e) {
-                    EdgeKind::Property | EdgeKind::Context | EdgeKind::Shortcut => graph
-                        .edge_name(e)
-                        .map(|n| redaction.name(n))
-                        .unwrap_or_default(),
-                    _ => graph.edge_label(e),
-                };
-                let name = if kind.is_string() {
-                    redaction.value(graph.name(target))
-                } else {
-                    graph.name(target).to_string()
-                };
-                PathStep {
-                    edge,
-                    edge_kind: graph.edge_kind(e),
-                    class: graph.class_name_of(target).to_string(),
-                    node_kind: kind,
-                    name,
-                    object_id: graph.object_id(target),
+        let mut steps: Vec<PathStep> = Vec::with_capacity(edges.len());
+        for e in edges {
+            let target = graph.edge_target(e);
+            let kind = graph.kind(target);
+            let mut edge = match graph.edge_kind(e) {
+                EdgeKind::Property | EdgeKind::Context | EdgeKind::Shortcut => graph
+                    .edge_name(e)
+                    .map(|n| redaction.name(n))
+                    .unwrap_or_default(),
+                _ => graph.edge_label(e),
+            };
+            // A Map's entry reads as the code wrote it: `cache (Map) > .get("k")`, not
+            // `cache (Map) > table > 516`.
+            let through_table = steps.len() >= 2
+                && steps[steps.len() - 1].edge == "table"
+                && steps[steps.len() - 2].class == "Map";
+            if through_table {
+                if let Some(key) = map_key(graph, e, redaction) {
+                    steps.pop();
+                    edge = format!(".get({key})");
                 }
-            })
-            .collect();
+            }
+            let name = if kind.is_string() {
+                redaction.value(graph.name(target))
+            } else {
+                graph.name(target).to_string()
+            };
+            steps.push(PathStep {
+                edge,
+                edge_kind: graph.edge_kind(e),
+                class: graph.class_name_of(target).to_string(),
+                node_kind: kind,
+                name,
+                object_id: graph.object_id(target),
+            });
+        }
         Some(RetainerPath { steps })
     }
 
@@ -83,6 +92,27 @@ impl RetainerPath {
             ),
             _ => self.render(),
         }
+    }
+}
+
+/// The key of the Map entry whose value slot `value_edge` is (an internal edge of the Map's
+/// OrderedHashMap table named by slot number): the slot before it holds the key. `None` when
+/// the key is a small integer (no edge) or the edge is not a value slot.
+fn map_key(graph: &HeapGraph, value_edge: EdgeId, redaction: Redaction) -> Option<String> {
+    let slot: u32 = graph.edge_name(value_edge)?.parse().ok()?;
+    let key_slot = slot.checked_sub(1)?.to_string();
+    let table = graph.edge_source(value_edge);
+    let key = graph.edges(table).find(|&k| {
+        graph.edge_kind(k) == EdgeKind::Internal && graph.edge_name(k) == Some(key_slot.as_str())
+    })?;
+    let target = graph.edge_target(key);
+    if graph.kind(target).is_string() {
+        let value = redaction.value(graph.name(target));
+        let short: String = value.chars().take(40).collect();
+        let cut = if short.len() < value.len() { "…" } else { "" };
+        Some(format!("\"{short}{cut}\""))
+    } else {
+        None
     }
 }
 

@@ -317,8 +317,8 @@ struct Group {
     new_count: u64,
     /// Retained size of the top-level new objects (those whose dominator is old).
     new_top_retained: u64,
-    /// New objects a user would recognise (not VM arrays, code or shapes) by class: count
-    /// and shallow bytes.
+    /// The topmost new objects a user would recognise (looking through VM arrays and
+    /// backing stores), by class: count and retained bytes. This is what was added.
     classes: HashMap<ClassId, (u64, u64)>,
     /// The new user-level object retaining the most.
     largest: Option<(u64, NodeId)>,
@@ -341,12 +341,15 @@ fn group_new_objects(
     }
     let tree = dom.tree();
     let mut groups: HashMap<(u32, u32), Group> = HashMap::new();
-    // Top-down over the dominator tree, carrying the nearest old ancestor.
-    let mut stack: Vec<(NodeId, NodeId)> = vec![(last.root(), last.root())];
-    while let Some((node, holder)) = stack.pop() {
+    // Top-down over the dominator tree, carrying the nearest old ancestor and whether a new
+    // user-level object is above.
+    let mut stack: Vec<(NodeId, NodeId, bool)> = vec![(last.root(), last.root(), false)];
+    while let Some((node, holder, under_new_object)) = stack.pop() {
         let old = node == last.root() || old.contains(node.index());
         let holder_below = if old { node } else { holder };
-        if !old {
+        let mut object_below = under_new_object && !old;
+        // Synthetic nodes are roots (embedder handles), not objects anything was added to.
+        if !old && last.kind(node) != NodeKind::Synthetic {
             let top_level = holder == dom.idom(node);
             let class = last.class(node);
             // Objects a synthetic root holds directly are told apart by class.
@@ -364,11 +367,12 @@ fn group_new_objects(
             if top_level {
                 group.new_top_retained += dom.retained_size(node);
             }
-            if is_user_level(last.kind(node)) {
+            if is_user_level(last.kind(node)) && !under_new_object {
+                object_below = true;
+                let retained = dom.retained_size(node);
                 let entry = group.classes.entry(class).or_insert((0, 0));
                 entry.0 += 1;
-                entry.1 += last.self_size(node);
-                let retained = dom.retained_size(node);
+                entry.1 += retained;
                 let is_object = !last.kind(node).is_string();
                 if is_object && group.largest.is_none_or(|(r, _)| retained > r) {
                     group.largest = Some((retained, node));
@@ -376,7 +380,7 @@ fn group_new_objects(
             }
         }
         for &child in tree.children(node) {
-            stack.push((child, holder_below));
+            stack.push((child, holder_below, object_below));
         }
     }
     groups
@@ -609,7 +613,7 @@ fn classify(
     if kind == Some(CollectionKind::Listeners) || via_events {
         return Pattern::ListenerLeak;
     }
-    if added(&["Function", "system / Context"]) {
+    if added(&["Function"]) {
         return Pattern::ClosureRetention;
     }
     if let Some(CollectionKind::Map | CollectionKind::Set | CollectionKind::ObjectDictionary) = kind

@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use plateau_graph::{
-    class_histogram_with_tree, ClassId, DominatorTree, Dominators, HeapGraph, NodeId,
+    class_histogram_with_tree, ClassId, DominatorTree, Dominators, HeapGraph, NodeId, NodeKind,
     RetainerPaths, U64Column,
 };
 
@@ -17,6 +17,7 @@ pub struct SnapshotDigest {
     pub label: String,
     pub nodes: usize,
     pub total_size: u64,
+    /// See [`newest_object_id`].
     pub max_object_id: u64,
     /// Object ids, ascending; the columns below are in the same order.
     ids: U64Column,
@@ -111,11 +112,7 @@ impl SnapshotDigest {
             label: label.to_string(),
             nodes: n,
             total_size: graph.total_size(),
-            max_object_id: if ids.is_empty() {
-                0
-            } else {
-                ids.get(ids.len() - 1)
-            },
+            max_object_id: newest_object_id(graph),
             ids,
             class_of,
             retained,
@@ -204,6 +201,18 @@ impl SnapshotDigest {
         }
         (shared, mismatched)
     }
+}
+
+/// The largest id of an object the runtime's heap allocated: ids grow as a process runs, so
+/// this orders snapshots of one process. Native (embedder) records and synthetic roots are
+/// left out: Node gives them ids derived from addresses, which do not grow.
+pub fn newest_object_id(graph: &HeapGraph) -> u64 {
+    graph
+        .nodes()
+        .filter(|&v| !matches!(graph.kind(v), NodeKind::Native | NodeKind::Synthetic))
+        .map(|v| graph.object_id(v))
+        .max()
+        .unwrap_or(0)
 }
 
 /// A path with every run of digits replaced by `#`: `[12]` and `[7]`, `516` and `5525` match.

@@ -23,7 +23,9 @@ pub use diff::{
     diff, ClassGrowth, Cleared, ClearedReason, DiffOptions, DiffReport, Pattern, SnapshotInfo,
     Suspect,
 };
-pub use digest::{mask_numbers, subtree_counts, DigestEntry, PathTotals, SnapshotDigest};
+pub use digest::{
+    mask_numbers, newest_object_id, subtree_counts, DigestEntry, PathTotals, SnapshotDigest,
+};
 pub use path::{render_path, PathStep, RetainerPath};
 pub use redact::Redaction;
 pub use strings::{duplicate_strings, DuplicateString};

@@ -119,13 +119,27 @@ fn map_key(graph: &HeapGraph, value_edge: EdgeId, redaction: Redaction) -> Optio
 /// Renders steps as one line, starting from `(GC roots)`.
 pub fn render_path(steps: &[PathStep]) -> String {
     let mut out = String::from("(GC roots)");
-    for (i, step) in steps.iter().enumerate() {
+    let mut i = 0;
+    while i < steps.len() {
+        let step = &steps[i];
+        // A linked list (`_idleNext > _idleNext > ...`) reads as one hop with a count.
+        let run = steps[i..]
+            .iter()
+            .take_while(|s| s.edge == step.edge && s.class == step.class)
+            .count();
+        if run >= 3 {
+            out.push_str(&format!(" > {} ({}) ×{run}", step.edge, step.class));
+            i += run;
+            continue;
+        }
+        let first = i == 0;
         let last = i + 1 == steps.len();
+        i += 1;
         let token = match step.node_kind {
             NodeKind::Synthetic if step.name == "(GC roots)" => continue,
             NodeKind::Synthetic => step.name.clone(),
             // The root's shortcut edges lead to the global objects: name them by themselves.
-            _ if step.edge_kind == EdgeKind::Shortcut && i == 0 => step.name.clone(),
+            _ if step.edge_kind == EdgeKind::Shortcut && first => step.name.clone(),
             NodeKind::Closure => {
                 let function = if step.name.is_empty() || step.name == step.edge {
                     String::new()
@@ -275,6 +289,37 @@ mod tests {
         assert_eq!(
             path.render(),
             "(GC roots) > global > f (closure) > context > previous > sessions > cache (Map)"
+        );
+    }
+
+    #[test]
+    fn linked_lists_collapse() {
+        let mut steps = vec![step(
+            "list",
+            EdgeKind::Property,
+            "TimersList",
+            NodeKind::Object,
+            "",
+        )];
+        for _ in 0..5 {
+            steps.push(step(
+                "_idleNext",
+                EdgeKind::Property,
+                "Timeout",
+                NodeKind::Object,
+                "",
+            ));
+        }
+        steps.push(step(
+            "job",
+            EdgeKind::Context,
+            "PollJob",
+            NodeKind::Object,
+            "",
+        ));
+        assert_eq!(
+            render_path(&steps),
+            "(GC roots) > list (TimersList) > _idleNext (Timeout) ×5 > job (PollJob)"
         );
     }
 

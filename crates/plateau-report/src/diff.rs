@@ -42,7 +42,7 @@ struct SuspectJson<'a> {
     growth_per_round_bytes: i64,
     growth_per_round_count: i64,
     new_objects: u64,
-    /// New objects under it by class: count and shallow bytes.
+    /// The topmost new objects under it by class: count and retained bytes.
     added_classes: Vec<AddedJson<'a>>,
     representative_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,7 +54,7 @@ struct SuspectJson<'a> {
 struct AddedJson<'a> {
     class: &'a str,
     count: u64,
-    shallow_size: u64,
+    retained_size: u64,
 }
 
 #[derive(Serialize)]
@@ -96,10 +96,10 @@ fn suspect_json(s: &Suspect) -> SuspectJson<'_> {
         added_classes: s
             .new_classes
             .iter()
-            .map(|(class, count, shallow_size)| AddedJson {
+            .map(|(class, count, retained_size)| AddedJson {
                 class,
                 count: *count,
-                shallow_size: *shallow_size,
+                retained_size: *retained_size,
             })
             .collect(),
         representative_path: s.representative.as_ref().map(|p| p.render()),
@@ -251,7 +251,7 @@ pub fn diff_text(report: &DiffReport) -> String {
                 .iter()
                 .map(|(c, count, size)| {
                     format!(
-                        "{} {} ({} shallow)",
+                        "{} {} ({})",
                         format_count(*count),
                         printable(c),
                         format_bytes(*size)

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use plateau_analysis::{diff, DiffOptions, Redaction, SnapshotDigest};
+use plateau_analysis::{diff, newest_object_id, DiffOptions, Redaction, SnapshotDigest};
 use plateau_graph::{Dominators, HeapGraph};
 use plateau_report::{diff_json, diff_text};
 
@@ -43,12 +43,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         let t = std::time::Instant::now();
         let heap = load_heap(file, &mut progress)?;
         let parsed = t.elapsed();
-        let max_id = heap
-            .graph
-            .nodes()
-            .map(|v| heap.graph.object_id(v))
-            .max()
-            .unwrap_or(0);
+        let max_id = newest_object_id(&heap.graph);
         // Within one process the newest snapshot has the largest ids; across processes the
         // order given is all there is (decided once the second snapshot is digested).
         let keep = newest

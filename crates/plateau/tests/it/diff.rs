@@ -231,3 +231,73 @@ fn snapshots_of_different_processes_fall_back_to_paths() {
     let (_, same) = diff_json(&files, &[]);
     assert_eq!(first["fingerprint"], same["suspects"][0]["fingerprint"]);
 }
+
+/// One real leak per service (fixtures/v8/leaks/gen), three snapshots each, and the same
+/// decoys in all: COUNTRY_TABLE (big, constant), templateCache (filled during warm-up),
+/// pageCache (a full LRU whose entries are replaced on every request).
+fn check_leak(service: &str, pattern: &str, path_fragment: &str) {
+    let files: Vec<String> = ["s0", "s1", "s2"]
+        .iter()
+        .map(|s| fixture(&format!("v8/leaks/{service}/{s}.heapsnapshot.gz")))
+        .collect();
+    let (code, doc) = diff_json(&files, &[]);
+    assert_eq!(code, 1, "{service}: a leak exits 1");
+    let suspects = doc["suspects"].as_array().unwrap();
+    let summary: Vec<String> = suspects
+        .iter()
+        .map(|s| format!("{} {}", s["pattern"], s["path"]))
+        .collect();
+    assert_eq!(
+        suspects.len(),
+        1,
+        "{service}: exactly the leak: {summary:#?}"
+    );
+    assert_eq!(suspects[0]["pattern"], pattern, "{service}: {summary:#?}");
+    let path = suspects[0]["path"].as_str().unwrap();
+    assert!(path.contains(path_fragment), "{service}: {path}");
+    for decoy in ["COUNTRY_TABLE", "templateCache", "pageCache"] {
+        assert!(!path.contains(decoy), "{service}: decoy {decoy} flagged");
+    }
+}
+
+#[test]
+fn listener_leak() {
+    check_leak(
+        "listener-leak",
+        "event-listener-leak",
+        "feed (PriceFeed) > _events > tick (Array)",
+    );
+}
+
+#[test]
+fn map_cache() {
+    check_leak("map-cache", "unbounded-cache", "sessions > cache (Map)");
+}
+
+#[test]
+fn socket_leak() {
+    check_leak("socket-leak", "socket-leak", "Node / TCPSocketWrap");
+}
+
+#[test]
+fn timer_leak() {
+    check_leak(
+        "timer-leak",
+        "timer-leak",
+        "timerListMap > [60000] (TimersList)",
+    );
+}
+
+#[test]
+fn global_array() {
+    check_leak(
+        "global-array",
+        "global-growth",
+        "global > requestLog (Array)",
+    );
+}
+
+#[test]
+fn closure_retention() {
+    check_leak("closure-retention", "closure-retention", "handlers (Array)");
+}

@@ -16,7 +16,7 @@ use plateau_graph::{
 
 use crate::digest::{mask_numbers, nodes_by_object_id, SnapshotDigest};
 use crate::names::TopK;
-use crate::{largest_collections, CollectionKind, Redaction, RetainerPath};
+use crate::{largest_collections, script_name, CollectionKind, Redaction, RetainerPath};
 
 /// Thresholds and output choices for [`diff`].
 #[derive(Clone, Debug)]
@@ -148,6 +148,8 @@ pub struct Suspect {
     pub representative: Option<RetainerPath>,
     /// Where the largest added object's constructor was defined.
     pub location: Option<Location>,
+    /// The script of that constructor, when the snapshot links it.
+    pub script: Option<String>,
     pub fingerprint: String,
 }
 
@@ -559,6 +561,9 @@ impl Candidate {
             new_classes,
             representative: RetainerPath::to(last, paths, representative_node, redaction),
             location: last.location(representative_node),
+            script: last
+                .location(representative_node)
+                .and_then(|_| script_name(last, representative_node)),
             fingerprint,
             path_text: None,
         }
@@ -769,6 +774,7 @@ fn path_suspects(digests: &[SnapshotDigest], floor: i64) -> Vec<Suspect> {
             location: None,
             fingerprint: fingerprint(pattern, &totals.class, &totals.path),
             path_text: Some(totals.path.clone()),
+            script: None,
         });
     }
     found
@@ -809,7 +815,75 @@ fn class_suspects(growing: &[ClassGrowth], floor: i64) -> Vec<Suspect> {
                 new_classes: Vec::new(),
                 representative: None,
                 location: None,
+                script: None,
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(kind: Option<CollectionKind>, counts: &[u64], retained: &[u64]) -> Candidate {
+        Candidate {
+            object_id: 1,
+            kind,
+            counts: counts.iter().map(|&c| Some(c)).collect(),
+            retained: retained.iter().map(|&r| Some(r)).collect(),
+        }
+    }
+
+    const FLOOR: i64 = 8 * 1024;
+
+    #[test]
+    fn growth_in_every_round_is_a_leak() {
+        let map = candidate(
+            Some(CollectionKind::Map),
+            &[100, 400, 700],
+            &[40_000, 160_000, 280_000],
+        );
+        assert!(matches!(map.verdict(FLOOR), Verdict::Grows));
+    }
+
+    #[test]
+    fn growth_that_stopped_is_a_warm_up() {
+        let cache = candidate(
+            Some(CollectionKind::Map),
+            &[10, 500, 500],
+            &[4_000, 200_000, 200_100],
+        );
+        match cache.verdict(FLOOR) {
+            Verdict::Cleared(ClearedReason::Stopped { until }) => assert_eq!(until, 2),
+            _ => panic!("a cache that stopped growing is not a leak"),
+        }
+    }
+
+    #[test]
+    fn a_full_cache_whose_members_change_is_bounded() {
+        let lru = candidate(
+            Some(CollectionKind::Map),
+            &[100, 100, 100],
+            &[40_000, 40_200, 40_100],
+        );
+        assert!(matches!(
+            lru.verdict(FLOOR),
+            Verdict::Cleared(ClearedReason::Bounded { length: 100, .. })
+        ));
+    }
+
+    #[test]
+    fn growth_below_the_floor_is_noise() {
+        let small = candidate(None, &[10, 11, 12], &[1_000, 1_100, 1_200]);
+        assert!(matches!(small.verdict(FLOOR), Verdict::Noise));
+    }
+
+    #[test]
+    fn fingerprints_ignore_numbers() {
+        let a = fingerprint(Pattern::UnboundedCache, "Map", "a > table > 516 (X)");
+        let b = fingerprint(Pattern::UnboundedCache, "Map", "a > table > 5525 (X)");
+        let c = fingerprint(Pattern::ListenerLeak, "Map", "a > table > 516 (X)");
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
 }

@@ -26,7 +26,7 @@ pub use diff::{
 pub use digest::{
     mask_numbers, newest_object_id, subtree_counts, DigestEntry, PathTotals, SnapshotDigest,
 };
-pub use path::{render_path, PathStep, RetainerPath};
+pub use path::{render_path, script_name, PathStep, RetainerPath};
 pub use redact::Redaction;
 pub use strings::{duplicate_strings, DuplicateString};
 pub use summary::{

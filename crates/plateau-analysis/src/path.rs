@@ -95,6 +95,26 @@ impl RetainerPath {
     }
 }
 
+/// The script that defined an object's constructor (or a function), as V8 links it:
+/// object `__proto__` > `constructor` > `shared` > `script_or_debug_info`, whose name is the
+/// script's path or URL. `None` where a link is missing (built-ins, other runtimes).
+pub fn script_name(graph: &HeapGraph, node: NodeId) -> Option<String> {
+    let follow = |from: NodeId, name: &str| {
+        graph
+            .edges(from)
+            .find(|&e| graph.edge_name(e) == Some(name))
+            .map(|e| graph.edge_target(e))
+    };
+    let function = if graph.kind(node) == NodeKind::Closure {
+        node
+    } else {
+        follow(follow(node, "__proto__")?, "constructor")?
+    };
+    let script = follow(follow(function, "shared")?, "script_or_debug_info")?;
+    let name = graph.name(script);
+    (!name.is_empty() && !name.starts_with("system /")).then(|| name.to_string())
+}
+
 /// The key of the Map entry whose value slot `value_edge` is (an internal edge of the Map's
 /// OrderedHashMap table named by slot number): the slot before it holds the key. `None` when
 /// the key is a small integer (no edge) or the edge is not a value slot.
@@ -106,13 +126,32 @@ fn map_key(graph: &HeapGraph, value_edge: EdgeId, redaction: Redaction) -> Optio
         graph.edge_kind(k) == EdgeKind::Internal && graph.edge_name(k) == Some(key_slot.as_str())
     })?;
     let target = graph.edge_target(key);
-    if graph.kind(target).is_string() {
-        let value = redaction.value(graph.name(target));
+    let mut text = String::new();
+    string_value(graph, target, 64, &mut text).then(|| {
+        let value = redaction.value(&text);
         let short: String = value.chars().take(40).collect();
         let cut = if short.len() < value.len() { "…" } else { "" };
-        Some(format!("\"{short}{cut}\""))
-    } else {
-        None
+        format!("\"{short}{cut}\"")
+    })
+}
+
+/// Appends a string node's text, up to `budget` characters: flat strings are their name,
+/// concatenated strings are their `first` and `second` parts. False for other nodes.
+fn string_value(graph: &HeapGraph, node: NodeId, budget: usize, out: &mut String) -> bool {
+    match graph.kind(node) {
+        NodeKind::String => {
+            out.extend(graph.name(node).chars().take(budget));
+            true
+        }
+        NodeKind::ConsString => ["first", "second"].iter().all(|part| {
+            let left = budget.saturating_sub(out.chars().count());
+            left == 0
+                || graph
+                    .edges(node)
+                    .find(|&e| graph.edge_name(e) == Some(part))
+                    .is_some_and(|e| string_value(graph, graph.edge_target(e), left, out))
+        }),
+        _ => false,
     }
 }
 

@@ -47,6 +47,9 @@ struct SuspectJson<'a> {
     representative_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     location: Option<LocationJson>,
+    /// The script the location is in, when the snapshot links it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    script: Option<&'a str>,
     fix: &'static str,
 }
 
@@ -104,6 +107,7 @@ fn suspect_json(s: &Suspect) -> SuspectJson<'_> {
             .collect(),
         representative_path: s.representative.as_ref().map(|p| p.render()),
         location: LocationJson::from(s.location),
+        script: s.script.as_deref(),
         fix: s.pattern.fix(),
     }
 }
@@ -269,10 +273,16 @@ pub fn diff_text(report: &DiffReport) -> String {
             let _ = writeln!(out, "    e.g. {}", printable(&rep.render_short()));
         }
         if let Some(l) = s.location {
+            let script = s
+                .script
+                .clone()
+                .unwrap_or_else(|| format!("script #{}", l.script_id));
+            let what = s.new_classes.first().map_or("it", |(c, ..)| c.as_str());
             let _ = writeln!(
                 out,
-                "    allocated by a constructor at script {} line {}:{}",
-                l.script_id,
+                "    {} is defined at {}:{}:{}",
+                printable(what),
+                printable(&script),
                 l.line + 1,
                 l.column + 1
             );

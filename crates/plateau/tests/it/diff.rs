@@ -301,3 +301,16 @@ fn global_array() {
 fn closure_retention() {
     check_leak("closure-retention", "closure-retention", "handlers (Array)");
 }
+
+#[test]
+fn a_corrupt_snapshot_fails_the_diff_with_exit_2() {
+    let dir = std::env::temp_dir().join(format!("plateau-diff-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("s1.heapsnapshot");
+    std::fs::write(&bad, br#"{"snapshot":{"meta":{"node_fields":["type"#).unwrap();
+    let files = snapshots();
+    let out = plateau(&["diff", &files[0], bad.to_str().unwrap(), &files[2]]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("s1.heapsnapshot") && !err.contains("panicked"), "{err}");
+}

@@ -81,9 +81,37 @@ impl SnapshotDigest {
         let classes = class_rows(graph, class_histogram_with_tree(graph, dom, &tree));
         drop(tree);
         let found = find_collections(graph);
+        let collections = found
+            .into_iter()
+            .map(|c| (graph.object_id(c.node), (c.kind, c.length)))
+            .collect();
+
+        SnapshotDigest {
+            label: label.to_string(),
+            nodes: n,
+            total_size: graph.total_size(),
+            max_object_id: newest_object_id(graph),
+            ids,
+            class_of,
+            retained,
+            dominated: dominated_sorted,
+            class_names,
+            classes,
+            collections,
+            by_path: HashMap::new(),
+        }
+    }
+
+    /// Adds the collections of some size by masked retainer path, which the diff needs only
+    /// when snapshots do not share object ids (another process). A BFS and a path per
+    /// collection: done on demand.
+    pub fn add_paths(&mut self, graph: &HeapGraph, dom: &Dominators) {
         let paths = RetainerPaths::compute(graph);
         let mut by_path: HashMap<String, PathTotals> = HashMap::new();
-        for c in found.iter().filter(|c| c.length >= PATH_MIN_LENGTH) {
+        for c in find_collections(graph)
+            .iter()
+            .filter(|c| c.length >= PATH_MIN_LENGTH)
+        {
             let Some(path) = RetainerPath::to(graph, &paths, c.node, Redaction::None) else {
                 continue;
             };
@@ -102,29 +130,11 @@ impl SnapshotDigest {
             totals.length += c.length;
             totals.retained_size += dom.retained_size(c.node);
         }
-        drop(paths);
-        let collections = found
-            .into_iter()
-            .map(|c| (graph.object_id(c.node), (c.kind, c.length)))
-            .collect();
-
-        SnapshotDigest {
-            label: label.to_string(),
-            nodes: n,
-            total_size: graph.total_size(),
-            max_object_id: newest_object_id(graph),
-            ids,
-            class_of,
-            retained,
-            dominated: dominated_sorted,
-            class_names,
-            classes,
-            collections,
-            by_path,
-        }
+        self.by_path = by_path;
     }
 
-    /// Collections of some size by masked retainer path (see [`mask_numbers`]).
+    /// Collections of some size by masked retainer path (see [`mask_numbers`]); empty unless
+    /// [`add_paths`](Self::add_paths) ran.
     pub fn collections_by_path(&self) -> &HashMap<String, PathTotals> {
         &self.by_path
     }

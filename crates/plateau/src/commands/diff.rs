@@ -33,7 +33,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     // the next snapshot on the second core while digesting one was tried: on this 2-vCPU
     // machine both stages ran twice as slowly, for more memory.)
     let timings = std::env::var_os("PLATEAU_TIMINGS").is_some();
-    let mut digests = Vec::with_capacity(files.len());
+    let mut digests: Vec<SnapshotDigest> = Vec::with_capacity(files.len());
     let mut newest: Option<(HeapGraph, Dominators, u64)> = None;
     let mut warnings = Vec::new();
     let mut one_process = true;
@@ -57,7 +57,16 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         let dom = Dominators::compute(&heap.graph);
         let dominated = t.elapsed();
         progress.phase("digest");
-        let digest = SnapshotDigest::new(&file.display().to_string(), &heap.graph, &dom);
+        let mut digest = SnapshotDigest::new(&file.display().to_string(), &heap.graph, &dom);
+        // Matching by path is the fallback for snapshots of different processes: the
+        // baseline always gets it, later snapshots only when they are not of its process.
+        match digests.first() {
+            None => digest.add_paths(&heap.graph, &dom),
+            Some(baseline) if !baseline.same_process(&digest) => {
+                digest.add_paths(&heap.graph, &dom)
+            }
+            Some(_) => {}
+        }
         if timings {
             eprintln!(
                 "timings: {}: parse {:.2}s, dominators {:.2}s, digest {:.2}s",
@@ -72,10 +81,10 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                 .iter()
                 .map(|w| format!("{}: {w}", file.display())),
         );
-        digests.push(digest);
-        if digests.len() == 2 {
-            one_process = digests[0].same_process(&digests[1]);
+        if digests.len() == 1 {
+            one_process = digests[0].same_process(&digest);
         }
+        digests.push(digest);
         if keep {
             newest = Some((heap.graph, dom, max_id));
         }

@@ -312,5 +312,8 @@ fn a_corrupt_snapshot_fails_the_diff_with_exit_2() {
     let out = plateau(&["diff", &files[0], bad.to_str().unwrap(), &files[2]]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("s1.heapsnapshot") && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("s1.heapsnapshot") && !err.contains("panicked"),
+        "{err}"
+    );
 }

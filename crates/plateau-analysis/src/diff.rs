@@ -233,7 +233,7 @@ pub fn diff(
                 continue;
             }
             seen.insert(group.holder);
-            let candidate = Candidate::new(&group, digests, last, last_dom);
+            let candidate = Candidate::new(&group, digests, last);
             match candidate.verdict(floor) {
                 Verdict::Grows => {
                     suspects.push(candidate.into_suspect(&group, last, &paths, options.redaction))
@@ -418,7 +418,7 @@ struct Candidate {
 }
 
 impl Candidate {
-    fn new(group: &Group, digests: &[SnapshotDigest], last: &HeapGraph, dom: &Dominators) -> Self {
+    fn new(group: &Group, digests: &[SnapshotDigest], last: &HeapGraph) -> Self {
         let id = last.object_id(group.holder);
         let last_digest = &digests[digests.len() - 1];
         if let Some(class) = group.class {
@@ -438,7 +438,6 @@ impl Candidate {
                     .collect(),
             };
         }
-        let _ = dom;
         // An `_events` object whose listener array appeared after the baseline: follow the
         // largest listener array, which is what grows.
         let (id, kind) = match listener_array_of(last, group.holder, last_digest) {

@@ -16,7 +16,6 @@ pub enum Outcome {
     /// Success, or no leak found.
     Fine,
     /// A check found a leak.
-    #[allow(dead_code)] // used by `check`-style commands as they land
     LeakFound,
 }
 

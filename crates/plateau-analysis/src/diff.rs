@@ -213,9 +213,7 @@ pub fn diff(
                 .to_string(),
         );
     }
-    let (shared, mismatched) = baseline.shared_ids(&digests[digests.len() - 1]);
-    let same_process =
-        shared * 4 >= baseline.nodes.min(last.node_count()) && mismatched * 20 <= shared;
+    let same_process = baseline.same_process(&digests[digests.len() - 1]);
     let growing_classes = class_growth(digests, options.top);
     let floor = options
         .min_growth_bytes
@@ -279,7 +277,13 @@ pub fn diff(
         suspects.extend(class_suspects(&growing_classes, floor));
     }
 
-    stable.sort_by_key(|c| std::cmp::Reverse(c.retained_size));
+    // Verdicts about growth (bounded, stopped) first, then constant structures, each by size.
+    stable.sort_by_key(|c| {
+        (
+            matches!(c.reason, ClearedReason::Constant { .. }),
+            std::cmp::Reverse(c.retained_size),
+        )
+    });
     stable.truncate(options.top);
     suspects.sort_by(|a, b| {
         b.score

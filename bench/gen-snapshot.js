@@ -11,6 +11,26 @@
 //   --units U       skip calibration and build exactly U "session units"
 //                   (the chosen U is printed, so a run can be replayed exactly)
 //
+// Multi-snapshot mode (for `plateau diff` and memlab's find-leaks):
+//
+//   node bench/gen-snapshot.js --target-mb 300 --rounds 3 --out-prefix bench/out/grow-300
+//
+//   --rounds N      write N snapshots from ONE process: PREFIX-s0.heapsnapshot (the heap
+//                   above, the baseline), then after each of N-1 "load rounds" PREFIX-s1,
+//                   PREFIX-s2, ... (N >= 2; --rounds 3 = s0, s1, s2)
+//   --out-prefix P  file prefix for --rounds (replaces --out)
+//   --leak-per-round K   sessions leaked per round (default: 3.5% of the unit count)
+//   --churn-per-round R  requests per round whose garbage is freed again (default: 25% of units)
+//
+// A load round: K short-lived sessions log in (into state.sessions, activeIds, and the
+// module-level `sessionCache` Map), R requests run against random live sessions (garbage:
+// request contexts, header objects, response bodies; and in-place replacements of
+// existing objects: a renewed AuthToken for 1 request in 8, a new RequestContext on
+// sessions that already had one, a new lastPath string), then the K sessions log out:
+// they are deleted from state.sessions and activeIds, but never from `sessionCache`.
+// That Map is the planted leak: 0 entries in s0, K in s1, 2K in s2, ... Everything else
+// is the same size in every snapshot. The printed JSON names the leak.
+//
 // "MB" here means MiB (2^20 bytes), matching `ls -lh`/`du -m`.
 //
 // How sizing works: the heap is built from "session units" (one user session
@@ -33,7 +53,8 @@ const { spawnSync } = require('child_process');
 
 // ---------------------------------------------------------------- arguments
 function parseArgs(argv) {
-  const o = { targetMb: null, out: null, seed: 1234567, units: null };
+  const o = { targetMb: null, out: null, seed: 1234567, units: null, rounds: null, outPrefix: null,
+    leakPerRound: null, churnPerRound: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -44,12 +65,28 @@ function parseArgs(argv) {
     else if (a === '--out') o.out = next();
     else if (a === '--seed') o.seed = Number(next()) >>> 0;
     else if (a === '--units') o.units = Number(next());
+    else if (a === '--rounds') o.rounds = Number(next());
+    else if (a === '--out-prefix') o.outPrefix = next();
+    else if (a === '--leak-per-round') o.leakPerRound = Number(next());
+    else if (a === '--churn-per-round') o.churnPerRound = Number(next());
     else if (a === '-h' || a === '--help') {
-      console.log('usage: gen-snapshot.js --target-mb N --out FILE [--seed S] [--units U]');
+      console.log('usage: gen-snapshot.js --target-mb N --out FILE [--seed S] [--units U]\n' +
+        '       gen-snapshot.js --target-mb N --rounds 3 --out-prefix PREFIX [--seed S] [--units U]\n' +
+        '                       [--leak-per-round K] [--churn-per-round R]');
       process.exit(0);
     } else die(`unknown argument: ${a}`);
   }
-  if (!o.out) die('--out FILE is required');
+  if (o.rounds != null) {
+    if (!(Number.isInteger(o.rounds) && o.rounds >= 2)) die('--rounds must be an integer >= 2 (number of snapshots)');
+    if (!o.outPrefix) die('--rounds needs --out-prefix PREFIX');
+    if (o.out) die('--out and --rounds are exclusive (use --out-prefix)');
+    for (const [k, v] of [['--leak-per-round', o.leakPerRound], ['--churn-per-round', o.churnPerRound]]) {
+      if (v != null && !(Number.isInteger(v) && v >= 0)) die(`${k} must be an integer >= 0`);
+    }
+  } else if (o.outPrefix || o.leakPerRound != null || o.churnPerRound != null) {
+    die('--out-prefix, --leak-per-round and --churn-per-round need --rounds');
+  }
+  if (!o.out && o.rounds == null) die('--out FILE is required');
   if (o.units == null && !(o.targetMb > 0)) die('--target-mb N (N > 0) is required unless --units is given');
   if (o.units != null && !(o.units >= 0)) die('--units must be >= 0');
   return o;
@@ -320,6 +357,93 @@ function buildTo(n) {
   while (unitsBuilt < n) buildUnit(unitsBuilt++);
 }
 
+// ---------------------------------------------------------------- load rounds (--rounds)
+// The planted leak: a module-level cache that login() fills and logout() never
+// empties. Created only in --rounds mode (before s0, so it is an old, empty holder
+// in the baseline); the default single-snapshot heap does not contain it.
+let sessionCache = null;
+
+// A session like buildUnit's, for an existing user, registered nowhere else
+// (no listeners, orders, metrics, response-cache entries, new users or limiters:
+// those would be further growing structures, and this benchmark wants one leak).
+function makeRoundSession(k) {
+  const user = state.usersById.get(1 + int(nextUserId - 1)); // an existing user: usersById does not grow
+  const sid = 'sess-' + hex(16);
+  const scopes = [pick(SCOPES)];
+  if (rng() < 0.5) scopes.push(pick(SCOPES));
+  const token = new AuthToken(hex(48), scopes, EPOCH + rng() * 1e9);
+  const nItems = int(7);
+  const items = new Array(nItems);
+  for (let j = 0; j < nItems; j++) {
+    const tags = [];
+    for (let t = int(4); t > 0; t--) tags.push(pick(TAGS));
+    items[j] = new CartItem(pick(SKUS), 1 + int(5), Math.round(rng() * 20000) / 100 + 0.01, tags);
+  }
+  const s = new Session(sid, user, token, new Cart(items), new Preferences(pick(THEMES), pick(LOCALES)));
+  s.status = 'st:' + pick(STATUSES);
+  s.lastPath = `/api/v1/${pick(['cart', 'items', 'orders'])}/${int(1e7)}?session=${sid}`;
+  const hl = 4 + int(21);
+  s.history = new Array(hl);
+  for (let j = 0; j < hl; j++) s.history[j] = int(1e6);
+  const ll = 4 + int(13);
+  s.latencies = new Array(ll);
+  for (let j = 0; j < ll; j++) s.latencies[j] = rng() * 250;
+  s.audit = [];
+  for (let j = int(5); j > 0; j--) {
+    const action = pick(ACTIONS);
+    s.audit.push(new AuditEntry(EPOCH + int(1e9), action, ['user ', action, ' ok'].join('')));
+  }
+  if (k % 3 === 0) s.onTimeout = makeTimeoutHandler(s, sid, 60000 + int(3600000));
+  return s;
+}
+
+function login(s) {
+  state.sessions.set(s.id, s);
+  state.activeIds.add(s.id);
+  sessionCache.set(s.id, s); // "fast re-login" cache ...
+}
+function logout(sid) {
+  state.sessions.delete(sid);
+  state.activeIds.delete(sid);
+  // ... BUG (planted): sessionCache.delete(sid) is missing
+}
+
+// One request against a live session: garbage (context, headers, parsed body, response)
+// plus in-place replacements that keep every count stable.
+function handleRequest(s, q) {
+  const reqId = hex(24);
+  const ctx = new RequestContext(reqId, `/api/v1/items/${int(1e6)}?ref=${hex(6)}`, {
+    accept: 'application/json', 'user-agent': pick(UAS), 'x-request-id': reqId, 'x-session': s.id,
+  }, EPOCH + int(1e9));
+  const body = [];
+  for (let j = int(6); j > 0; j--) body.push({ sku: pick(SKUS), qty: 1 + int(5), note: text(16 + int(48)) });
+  const response = { status: 200, etag: hex(16), body: JSON.stringify(body), ctx };
+  if (s.ctx) s.ctx = ctx;                 // replaces the old one (freed): RequestContext count unchanged
+  if (q % 8 === 0) s.token = new AuthToken(hex(48), s.token.scopes, EPOCH + rng() * 1e9); // renewal
+  s.lastPath = `${ctx.path}&session=${s.id}`;
+  s.history[int(s.history.length)] = int(1e6);
+  return response;
+}
+
+function loadRound(round, leakN, churnN) {
+  const ids = Array.from(state.sessions.keys()); // garbage after the round
+  const inflight = [];
+  const loggedIn = [];
+  for (let k = 0; k < leakN; k++) {
+    const s = makeRoundSession(k);
+    login(s);
+    loggedIn.push(s);
+  }
+  for (let q = 0; q < churnN; q++) {
+    // 1 request in 5 from this round's short-lived sessions, the rest from the long-lived ones
+    const s = (loggedIn.length && q % 5 === 0) ? loggedIn[int(loggedIn.length)] : state.sessions.get(ids[int(ids.length)]);
+    inflight.push(handleRequest(s, q));
+    if (inflight.length > 4096) inflight.length = 0; // responses sent
+  }
+  for (const s of loggedIn) logout(s.id);
+  return { logins: leakN, requests: churnN, cache_entries: sessionCache.size, sessions: state.sessions.size };
+}
+
 // ---------------------------------------------------------------- snapshot helpers
 function headerCounts(file) {
   const fd = fs.openSync(file, 'r');
@@ -354,7 +478,7 @@ const digitBytes = (nodes, edges) => DIGIT_FACTOR * (edges * avgDigits(7 * nodes
 
 // ---------------------------------------------------------------- main
 function main() {
-  const out = path.resolve(opts.out);
+  const out = path.resolve(opts.rounds != null ? opts.outPrefix : opts.out);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const tmp = out + '.tmp';
   let units = opts.units;
@@ -386,6 +510,7 @@ function main() {
   }
 
   buildTo(units);
+  if (opts.rounds != null) return writeRounds(out, units);
   const mu = process.memoryUsage();
   log(`built ${units} units (replay with --units ${units} --seed ${opts.seed}); heapUsed ${(mu.heapUsed / 2 ** 20).toFixed(0)} MiB, rss ${(mu.rss / 2 ** 20).toFixed(0)} MiB; writing snapshot...`);
   const r = snapshotTo(tmp);
@@ -397,6 +522,44 @@ function main() {
     file: out, bytes: r.size, node_count: r.nodes, edge_count: r.edges, units, seed: opts.seed,
     target_mb: opts.targetMb, node: process.version, write_secs: +r.secs.toFixed(2), total_secs: +secs().toFixed(2),
     peak_rss_mib: Math.round(rssPeak),
+  }));
+}
+
+// --rounds: s0, then a load round and a snapshot, N-1 times, all from this process
+// (V8 keeps object ids stable across snapshots of one process; diff tools rely on it).
+function writeRounds(prefix, units) {
+  const leakN = opts.leakPerRound != null ? opts.leakPerRound : Math.round(units * 0.035 / 10) * 10;
+  const churnN = opts.churnPerRound != null ? opts.churnPerRound : Math.round(units * 0.25 / 10) * 10;
+  sessionCache = new Map();
+  const snaps = [];
+  for (let r = 0; r < opts.rounds; r++) {
+    let round = null;
+    if (r > 0) {
+      const t = secs();
+      round = loadRound(r, leakN, churnN);
+      round.secs = +(secs() - t).toFixed(2);
+      log(`load round ${r}: ${leakN} logins (leaked into sessionCache), ${churnN} requests in ${round.secs}s; ` +
+        `sessionCache ${round.cache_entries} entries, state.sessions ${round.sessions}`);
+    }
+    const file = `${prefix}-s${r}.heapsnapshot`;
+    const mu = process.memoryUsage();
+    log(`s${r}: heapUsed ${(mu.heapUsed / 2 ** 20).toFixed(0)} MiB, rss ${(mu.rss / 2 ** 20).toFixed(0)} MiB; writing ${file} ...`);
+    const res = snapshotTo(file + '.tmp');
+    fs.renameSync(file + '.tmp', file);
+    log(`wrote ${file}: ${res.size} bytes (${(res.size / 2 ** 20).toFixed(1)} MiB), ${res.nodes} nodes, ${res.edges} edges; ` +
+      `snapshot write ${res.secs.toFixed(1)}s`);
+    snaps.push({ file, bytes: res.size, node_count: res.nodes, edge_count: res.edges, write_secs: +res.secs.toFixed(2),
+      cache_entries: sessionCache.size, round });
+  }
+  const rssPeak = process.resourceUsage().maxRSS / 1024;
+  log(`done: ${opts.rounds} snapshots; peak rss ${rssPeak.toFixed(0)} MiB; total ${secs().toFixed(1)}s`);
+  console.log(JSON.stringify({
+    prefix, snapshots: snaps, units, seed: opts.seed, target_mb: opts.targetMb, node: process.version,
+    leak: {
+      holder: 'sessionCache', class: 'Map', kind: 'module-level Map, filled by login(), never emptied by logout()',
+      entries_per_round: leakN, value_class: 'Session', entries: snaps.map((x) => x.cache_entries),
+    },
+    churn_requests_per_round: churnN, total_secs: +secs().toFixed(2), peak_rss_mib: Math.round(rssPeak),
   }));
 }
 main();

@@ -6,7 +6,9 @@
 #                [--runs N] [--timeout SECS] [--skip-build]
 # Env: PLATEAU_BIN=path (use this binary, no cargo build), PLATEAU_ARGS (default "--json --top 20"),
 #      PEER_HEAP_MB (default 16000)
+#   bench/run.sh --diff [...]  runs bench/run-diff.sh (plateau diff benchmark) with the other arguments
 set -euo pipefail
+if [[ "${1:-}" == --diff ]]; then shift; exec "$(dirname "${BASH_SOURCE[0]}")/run-diff.sh" "$@"; fi
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH_DIR/.." && pwd)"
@@ -22,7 +24,7 @@ PEER_HEAP_MB="${PEER_HEAP_MB:-16000}"
 PLATEAU_ARGS="${PLATEAU_ARGS:---json --top 20}"
 PEER_MAX_MB=1000   # peers run only on sizes below this unless --peer-1g
 
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --sizes) SIZES="$2"; shift 2 ;;

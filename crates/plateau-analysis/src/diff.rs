@@ -137,6 +137,7 @@ pub struct Suspect {
     pub counts: Vec<Option<u64>>,
     /// What `counts` counts: `entries`, `listeners`, `elements`, `properties`, `objects`.
     pub count_unit: &'static str,
+    /// Retained size per snapshot; for suspects followed by class, the class's shallow size.
     pub retained_sizes: Vec<Option<u64>>,
     pub growth_per_round_bytes: i64,
     pub growth_per_round_count: i64,
@@ -173,12 +174,12 @@ pub enum ClearedReason {
     Stopped { until: usize },
 }
 
-/// A class's totals across the snapshots.
+/// A class's totals across the snapshots (count and shallow size, as DevTools' comparison).
 #[derive(Clone, Debug)]
 pub struct ClassGrowth {
     pub name: String,
     pub counts: Vec<u64>,
-    pub retained_sizes: Vec<u64>,
+    pub shallow_sizes: Vec<u64>,
     pub growth_per_round_count: i64,
     pub growth_per_round_bytes: i64,
 }
@@ -417,6 +418,9 @@ enum Verdict {
 struct Candidate {
     object_id: u64,
     kind: Option<CollectionKind>,
+    /// Followed by class totals (objects held straight by a root): counts are instances,
+    /// sizes are the class's shallow bytes.
+    by_class: bool,
     counts: Vec<Option<u64>>,
     retained: Vec<Option<u64>>,
 }
@@ -432,13 +436,14 @@ impl Candidate {
             return Candidate {
                 object_id: id,
                 kind: None,
+                by_class: true,
                 counts: digests
                     .iter()
                     .map(|d| Some(totals(d).map_or(0, |c| c.count)))
                     .collect(),
                 retained: digests
                     .iter()
-                    .map(|d| Some(totals(d).map_or(0, |c| c.retained_size)))
+                    .map(|d| Some(totals(d).map_or(0, |c| c.shallow_size)))
                     .collect(),
             };
         }
@@ -451,6 +456,7 @@ impl Candidate {
         Candidate {
             object_id: id,
             kind,
+            by_class: false,
             counts: digests
                 .iter()
                 .map(|d| match kind {
@@ -485,25 +491,28 @@ impl Candidate {
         let rounds = bytes.len() as i64;
         let total: i64 = bytes.iter().sum();
         let per_round = total / rounds.max(1);
-        // Collections grow by entries; other holders by bytes.
-        let grows_each_round = match self.kind {
-            Some(_) => counts.iter().all(|&d| d > 0),
-            None => bytes.iter().all(|&d| d > 0),
+        // Collections grow by entries, classes by instances; other holders by bytes.
+        let grows_each_round = if self.kind.is_some() || self.by_class {
+            counts.iter().all(|&d| d > 0)
+        } else {
+            bytes.iter().all(|&d| d > 0)
         };
         if grows_each_round && per_round >= floor {
             return Verdict::Grows;
         }
-        let last_round = *bytes.last().unwrap_or(&0);
-        if total >= floor && last_round < floor / 4 {
-            let until = bytes.iter().rposition(|&d| d >= floor / 4).unwrap_or(0) + 2;
-            return Verdict::Cleared(ClearedReason::Stopped { until });
-        }
+        // A collection whose entry count never changed is bounded, whatever its storage did
+        // (a table resize is a one-off step in bytes).
         if self.kind.is_some() && counts.iter().all(|&d| d == 0) {
             let length = self.counts.last().copied().flatten().unwrap_or(0);
             return Verdict::Cleared(ClearedReason::Bounded {
                 length,
                 unit: unit(self.kind),
             });
+        }
+        let last_round = *bytes.last().unwrap_or(&0);
+        if total >= floor && last_round < floor / 4 {
+            let until = bytes.iter().rposition(|&d| d >= floor / 4).unwrap_or(0) + 2;
+            return Verdict::Cleared(ClearedReason::Stopped { until });
         }
         Verdict::Noise
     }
@@ -704,7 +713,7 @@ fn class_growth(digests: &[SnapshotDigest], top: usize) -> Vec<ClassGrowth> {
                 .entry(c.name.as_str())
                 .or_insert_with(|| (vec![0; digests.len()], vec![0; digests.len()]));
             entry.0[i] += c.count;
-            entry.1[i] += c.retained_size;
+            entry.1[i] += c.shallow_size;
         }
     }
     let mut growing = TopK::new(top);
@@ -723,7 +732,7 @@ fn class_growth(digests: &[SnapshotDigest], top: usize) -> Vec<ClassGrowth> {
                 / rounds,
             name,
             counts,
-            retained_sizes: retained,
+            shallow_sizes: retained,
         })
         .collect()
 }
@@ -811,7 +820,7 @@ fn class_suspects(growing: &[ClassGrowth], floor: i64) -> Vec<Suspect> {
                 path_text: None,
                 counts: g.counts.iter().map(|&c| Some(c)).collect(),
                 count_unit: "objects",
-                retained_sizes: g.retained_sizes.iter().map(|&r| Some(r)).collect(),
+                retained_sizes: g.shallow_sizes.iter().map(|&r| Some(r)).collect(),
                 growth_per_round_bytes: g.growth_per_round_bytes,
                 growth_per_round_count: g.growth_per_round_count,
                 new_objects: 0,
@@ -832,6 +841,7 @@ mod tests {
         Candidate {
             object_id: 1,
             kind,
+            by_class: false,
             counts: counts.iter().map(|&c| Some(c)).collect(),
             retained: retained.iter().map(|&r| Some(r)).collect(),
         }

@@ -1,12 +1,8 @@
 use std::collections::HashMap;
 
-use plateau_graph::{
-    class_histogram_with_tree, ClassId, DominatorTree, Dominators, HeapGraph, NodeId, NodeKind,
-    RetainerPaths, U64Column,
-};
+use plateau_graph::{ClassId, Dominators, HeapGraph, NodeId, NodeKind, RetainerPaths, U64Column};
 
 use crate::collections::find_collections;
-use crate::summary::class_rows;
 use crate::{ClassRow, CollectionKind, Redaction, RetainerPath};
 
 /// What comparisons need from one snapshot once its graph is gone: every object's id, class,
@@ -26,6 +22,7 @@ pub struct SnapshotDigest {
     dominated: Vec<u32>,
     /// Distinct class names; `class_of` indexes it.
     class_names: Vec<String>,
+    /// Count and shallow size per class (`retained_size` is not computed here: 0).
     pub classes: Vec<ClassRow>,
     collections: HashMap<u64, (CollectionKind, u64)>,
     /// Collections of some size by retainer path with numbers masked, summed over the
@@ -57,29 +54,54 @@ pub struct DigestEntry {
 }
 
 impl SnapshotDigest {
+    /// Digests a snapshot. `dom` should carry subtree counts
+    /// ([`Dominators::compute_with`]); without them they are counted here, more slowly.
     pub fn new(label: &str, graph: &HeapGraph, dom: &Dominators) -> SnapshotDigest {
         let n = graph.node_count();
-        let tree = dom.tree();
         let order = nodes_by_object_id(graph);
-        let dominated = subtree_counts_with_tree(graph, dom, &tree);
+        let counted = match dom.dominated_count(graph.root()) {
+            Some(_) => Vec::new(),
+            None => subtree_counts(graph, dom),
+        };
         let mut ids = U64Column::with_capacity(n);
         let mut class_of = Vec::with_capacity(n);
         let mut retained = U64Column::with_capacity(n);
-        let mut dominated_sorted = Vec::with_capacity(n);
+        let mut dominated = Vec::with_capacity(n);
         for &v in &order {
             ids.push(graph.object_id(v));
             class_of.push(graph.class(v).0);
             retained.push(dom.retained_size(v));
-            dominated_sorted.push(dominated[v.index()]);
+            dominated.push(dom.dominated_count(v).unwrap_or_else(|| counted[v.index()]));
         }
         drop(order);
-        drop(dominated);
-        let class_names = (0..graph.class_count() as u32)
+        drop(counted);
+        let class_names: Vec<String> = (0..graph.class_count() as u32)
             .map(|c| graph.class_name(ClassId(c)).to_string())
             .collect();
 
-        let classes = class_rows(graph, class_histogram_with_tree(graph, dom, &tree));
-        drop(tree);
+        // Class totals by count and shallow size, as DevTools' comparison view has them: no
+        // dominator-tree walk per snapshot.
+        let mut totals = vec![(0u64, 0u64); graph.class_count()];
+        for v in graph.nodes() {
+            let size = graph.self_size(v);
+            if size > 0 {
+                let t = &mut totals[graph.class(v).index()];
+                t.0 += 1;
+                t.1 += size;
+            }
+        }
+        let classes = totals
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (count, _))| *count > 0)
+            .map(|(c, (count, shallow_size))| ClassRow {
+                name: class_names[c].clone(),
+                location: graph.class_info(ClassId(c as u32)).location,
+                count,
+                shallow_size,
+                retained_size: 0,
+            })
+            .collect();
         let found = find_collections(graph);
         let collections = found
             .into_iter()
@@ -94,7 +116,7 @@ impl SnapshotDigest {
             ids,
             class_of,
             retained,
-            dominated: dominated_sorted,
+            dominated,
             class_names,
             classes,
             collections,
@@ -280,12 +302,9 @@ pub(crate) fn nodes_by_object_id(graph: &HeapGraph) -> Vec<NodeId> {
     }
 }
 
-/// Objects in each node's dominator subtree (itself included), by node.
+/// Objects in each node's dominator subtree (itself included), by node, from the tree.
 pub fn subtree_counts(graph: &HeapGraph, dom: &Dominators) -> Vec<u32> {
-    subtree_counts_with_tree(graph, dom, &dom.tree())
-}
-
-fn subtree_counts_with_tree(graph: &HeapGraph, dom: &Dominators, tree: &DominatorTree) -> Vec<u32> {
+    let tree = dom.tree();
     // A pre-order of the tree, then children into parents in reverse.
     let mut preorder = Vec::with_capacity(graph.node_count());
     let mut stack = vec![graph.root()];

@@ -72,7 +72,7 @@ struct StableJson<'a> {
 struct ClassJson<'a> {
     name: &'a str,
     counts: &'a [u64],
-    retained_sizes: &'a [u64],
+    shallow_sizes: &'a [u64],
     growth_per_round_count: i64,
     growth_per_round_bytes: i64,
 }
@@ -155,7 +155,7 @@ pub fn diff_json(report: &DiffReport) -> serde_json::Value {
             .map(|g| ClassJson {
                 name: &g.name,
                 counts: &g.counts,
-                retained_sizes: &g.retained_sizes,
+                shallow_sizes: &g.shallow_sizes,
                 growth_per_round_count: g.growth_per_round_count,
                 growth_per_round_bytes: g.growth_per_round_bytes,
             })
@@ -320,7 +320,10 @@ pub fn diff_text(report: &DiffReport) -> String {
         }
     }
     if !report.growing_classes.is_empty() {
-        let _ = writeln!(out, "\nclasses that grew in every round");
+        let _ = writeln!(
+            out,
+            "\nclasses that grew in every round (count, shallow size)"
+        );
         for g in report.growing_classes.iter().take(5) {
             let _ = writeln!(
                 out,

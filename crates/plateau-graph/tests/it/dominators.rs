@@ -122,7 +122,7 @@ fn brute_force_dominators(g: &HeapGraph) -> Vec<Vec<bool>> {
 
 fn check(spec: &Spec) {
     let g = build(spec);
-    let dom = Dominators::compute(&g);
+    let dom = Dominators::compute_with(&g, true);
     let doms = brute_force_dominators(&g);
     let n = g.node_count();
     let root = g.root().index();
@@ -147,6 +147,8 @@ fn check(spec: &Spec) {
             expected_retained,
             "retained size of {v}"
         );
+        let expected_count = (0..n).filter(|&u| doms[u][v]).count() as u32;
+        assert_eq!(dom.dominated_count(NodeId(v as u32)), Some(expected_count));
     }
     assert_eq!(dom.retained_size(g.root()), g.total_size());
 

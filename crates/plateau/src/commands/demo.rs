@@ -47,7 +47,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
                 dir.display()
             )
         })?;
-        let dom = Dominators::compute(&heap.graph);
+        let dom = Dominators::compute_with(&heap.graph, true);
         digests.push(SnapshotDigest::new(
             &relative(path, &root),
             &heap.graph,

@@ -54,7 +54,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             newest = None;
         }
         progress.phase("dominators");
-        let dom = Dominators::compute(&heap.graph);
+        let dom = Dominators::compute_with(&heap.graph, true);
         let dominated = t.elapsed();
         progress.phase("digest");
         let mut digest = SnapshotDigest::new(&file.display().to_string(), &heap.graph, &dom);

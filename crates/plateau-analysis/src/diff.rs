@@ -16,7 +16,7 @@ use plateau_graph::{
 
 use crate::digest::{mask_numbers, nodes_by_object_id, SnapshotDigest};
 use crate::names::TopK;
-use crate::{largest_collections, script_name, CollectionKind, Redaction, RetainerPath};
+use crate::{script_name, CollectionKind, Redaction, RetainerPath};
 
 /// Thresholds and output choices for [`diff`].
 #[derive(Clone, Debug)]
@@ -174,13 +174,16 @@ pub enum ClearedReason {
     Stopped { until: usize },
 }
 
-/// A class's totals across the snapshots (count and shallow size, as DevTools' comparison).
+/// A class's totals across the snapshots. Growth is ranked by shallow size (DevTools'
+/// comparison view); retained sizes use the top-ancestor rule.
 #[derive(Clone, Debug)]
 pub struct ClassGrowth {
     pub name: String,
     pub counts: Vec<u64>,
     pub shallow_sizes: Vec<u64>,
+    pub retained_sizes: Vec<u64>,
     pub growth_per_round_count: i64,
+    /// Shallow bytes per round.
     pub growth_per_round_bytes: i64,
 }
 
@@ -225,7 +228,8 @@ pub fn diff(
     let mut stable = Vec::new();
     let paths = RetainerPaths::compute(last);
     if same_process {
-        let groups = group_new_objects(baseline, last, last_dom);
+        let order = nodes_by_object_id(last);
+        let groups = group_new_objects(baseline, last, last_dom, &order);
         let mut seen = HashSet::new();
         for group in groups.into_values() {
             if (group.new_top_retained as i64) < floor {
@@ -247,23 +251,29 @@ pub fn diff(
             }
         }
         // Big structures that did not grow, so the user sees they were looked at.
-        for c in largest_collections(last, last_dom, options.top) {
-            if seen.contains(&c.node) || stable.len() >= options.top * 2 {
+        // (The last digest lists the last snapshot's collections; no second classification.)
+        let mut largest = TopK::new(options.top);
+        for (node, kind, length) in digests[digests.len() - 1].collections_with_nodes(&order) {
+            largest.push(last_dom.retained_size(node), (node, kind as u8, length));
+        }
+        for (_, (node, _, length)) in largest.into_sorted() {
+            if seen.contains(&node) || stable.len() >= options.top * 2 {
                 continue;
             }
-            let id = last.object_id(c.node);
+            let id = last.object_id(node);
             let lengths: Vec<Option<u64>> = digests
                 .iter()
                 .map(|d| d.collection(id).map(|(_, l)| l))
                 .collect();
-            if lengths.iter().all(|l| *l == Some(c.length)) {
+            if lengths.iter().all(|l| *l == Some(length)) {
+                let kind = digests[0].collection(id).map(|(k, _)| k);
                 stable.push(Cleared {
-                    class: last.class_name_of(c.node).to_string(),
-                    path: RetainerPath::to(last, &paths, c.node, options.redaction),
-                    retained_size: last_dom.retained_size(c.node),
+                    class: last.class_name_of(node).to_string(),
+                    path: RetainerPath::to(last, &paths, node, options.redaction),
+                    retained_size: last_dom.retained_size(node),
                     reason: ClearedReason::Constant {
-                        length: c.length,
-                        unit: unit(Some(c.kind)),
+                        length,
+                        unit: unit(kind),
                     },
                 });
             }
@@ -335,11 +345,12 @@ fn group_new_objects(
     baseline: &SnapshotDigest,
     last: &HeapGraph,
     dom: &Dominators,
+    order: &[NodeId],
 ) -> HashMap<(u32, u32), Group> {
     // Which objects the baseline had: one merge of two id-sorted lists.
     let mut old = BitSet::new(last.node_count());
     let mut baseline_ids = baseline.ids().peekable();
-    for node in nodes_by_object_id(last) {
+    for &node in order {
         let id = last.object_id(node);
         while baseline_ids.next_if(|&b| b < id).is_some() {}
         if baseline_ids.peek() == Some(&id) {
@@ -706,33 +717,38 @@ fn fingerprint(pattern: Pattern, class: &str, path: &str) -> String {
 /// Class totals across the snapshots, for the classes that grew in every round.
 fn class_growth(digests: &[SnapshotDigest], top: usize) -> Vec<ClassGrowth> {
     let rounds = (digests.len() - 1).max(1) as i64;
-    let mut totals: HashMap<&str, (Vec<u64>, Vec<u64>)> = HashMap::new();
+    let n = digests.len();
+    let mut totals: HashMap<&str, [Vec<u64>; 3]> = HashMap::new();
     for (i, d) in digests.iter().enumerate() {
         for c in &d.classes {
             let entry = totals
                 .entry(c.name.as_str())
-                .or_insert_with(|| (vec![0; digests.len()], vec![0; digests.len()]));
-            entry.0[i] += c.count;
-            entry.1[i] += c.shallow_size;
+                .or_insert_with(|| [vec![0; n], vec![0; n], vec![0; n]]);
+            entry[0][i] += c.count;
+            entry[1][i] += c.shallow_size;
+            entry[2][i] += c.retained_size;
         }
     }
+    let per_round = |series: &[u64]| (series[n - 1] as i64 - series[0] as i64) / rounds;
     let mut growing = TopK::new(top);
-    for (name, (counts, retained)) in totals {
+    for (name, [counts, shallow, retained]) in totals {
         if counts.windows(2).all(|w| w[1] > w[0]) {
-            let bytes = (retained[retained.len() - 1] as i64 - retained[0] as i64) / rounds;
-            growing.push(bytes.max(0) as u64, (name.to_string(), counts, retained));
+            growing.push(
+                per_round(&shallow).max(0) as u64,
+                (name.to_string(), counts, shallow, retained),
+            );
         }
     }
     growing
         .into_sorted()
         .into_iter()
-        .map(|(_, (name, counts, retained))| ClassGrowth {
-            growth_per_round_count: (counts[counts.len() - 1] as i64 - counts[0] as i64) / rounds,
-            growth_per_round_bytes: (retained[retained.len() - 1] as i64 - retained[0] as i64)
-                / rounds,
+        .map(|(_, (name, counts, shallow, retained))| ClassGrowth {
+            growth_per_round_count: per_round(&counts),
+            growth_per_round_bytes: per_round(&shallow),
             name,
             counts,
-            shallow_sizes: retained,
+            shallow_sizes: shallow,
+            retained_sizes: retained,
         })
         .collect()
 }

@@ -1,8 +1,11 @@
 use std::collections::HashMap;
 
-use plateau_graph::{ClassId, Dominators, HeapGraph, NodeId, NodeKind, RetainerPaths, U64Column};
+use plateau_graph::{
+    class_histogram, ClassId, Dominators, HeapGraph, NodeId, NodeKind, RetainerPaths, U64Column,
+};
 
 use crate::collections::find_collections;
+use crate::summary::class_rows;
 use crate::{ClassRow, CollectionKind, Redaction, RetainerPath};
 
 /// What comparisons need from one snapshot once its graph is gone: every object's id, class,
@@ -22,7 +25,6 @@ pub struct SnapshotDigest {
     dominated: Vec<u32>,
     /// Distinct class names; `class_of` indexes it.
     class_names: Vec<String>,
-    /// Count and shallow size per class (`retained_size` is not computed here: 0).
     pub classes: Vec<ClassRow>,
     collections: HashMap<u64, (CollectionKind, u64)>,
     /// Collections of some size by retainer path with numbers masked, summed over the
@@ -79,31 +81,9 @@ impl SnapshotDigest {
             .map(|c| graph.class_name(ClassId(c)).to_string())
             .collect();
 
-        // Class totals by count and shallow size, as DevTools' comparison view has them: no
-        // dominator-tree walk per snapshot.
-        let mut totals = vec![(0u64, 0u64); graph.class_count()];
-        for v in graph.nodes() {
-            let size = graph.self_size(v);
-            if size > 0 {
-                let t = &mut totals[graph.class(v).index()];
-                t.0 += 1;
-                t.1 += size;
-            }
-        }
-        let classes = totals
-            .into_iter()
-            .enumerate()
-            .filter(|(_, (count, _))| *count > 0)
-            .map(|(c, (count, shallow_size))| ClassRow {
-                name: class_names[c].clone(),
-                location: graph.class_info(ClassId(c as u32)).location,
-                count,
-                shallow_size,
-                retained_size: 0,
-            })
-            .collect();
-        let found = find_collections(graph);
-        let collections = found
+        // Class totals: count, shallow, and retained by the top-ancestor rule.
+        let classes = class_rows(graph, class_histogram(graph, dom));
+        let collections = find_collections(graph)
             .into_iter()
             .map(|c| (graph.object_id(c.node), (c.kind, c.length)))
             .collect();
@@ -129,28 +109,30 @@ impl SnapshotDigest {
     /// collection: done on demand.
     pub fn add_paths(&mut self, graph: &HeapGraph, dom: &Dominators) {
         let paths = RetainerPaths::compute(graph);
+        let order = nodes_by_object_id(graph);
         let mut by_path: HashMap<String, PathTotals> = HashMap::new();
-        for c in find_collections(graph)
-            .iter()
-            .filter(|c| c.length >= PATH_MIN_LENGTH)
-        {
-            let Some(path) = RetainerPath::to(graph, &paths, c.node, Redaction::None) else {
+        let sized: Vec<(NodeId, CollectionKind, u64)> = self
+            .collections_with_nodes(&order)
+            .filter(|&(_, _, length)| length >= PATH_MIN_LENGTH)
+            .collect();
+        for (node, kind, length) in sized {
+            let Some(path) = RetainerPath::to(graph, &paths, node, Redaction::None) else {
                 continue;
             };
             let rendered = path.render();
             let totals = by_path
                 .entry(mask_numbers(&rendered))
                 .or_insert_with(|| PathTotals {
-                    kind: c.kind,
-                    class: graph.class_name_of(c.node).to_string(),
+                    kind,
+                    class: graph.class_name_of(node).to_string(),
                     path: rendered,
                     instances: 0,
                     length: 0,
                     retained_size: 0,
                 });
             totals.instances += 1;
-            totals.length += c.length;
-            totals.retained_size += dom.retained_size(c.node);
+            totals.length += length;
+            totals.retained_size += dom.retained_size(node);
         }
         self.by_path = by_path;
     }
@@ -159,6 +141,19 @@ impl SnapshotDigest {
     /// [`add_paths`](Self::add_paths) ran.
     pub fn collections_by_path(&self) -> &HashMap<String, PathTotals> {
         &self.by_path
+    }
+
+    /// The digest's collections as nodes of its graph: `order` is
+    /// [`nodes_by_object_id`] of that graph, which lists nodes in the digest's own order.
+    pub(crate) fn collections_with_nodes<'a>(
+        &'a self,
+        order: &'a [NodeId],
+    ) -> impl Iterator<Item = (NodeId, CollectionKind, u64)> + 'a {
+        self.collections
+            .iter()
+            .filter_map(move |(&id, &(kind, length))| {
+                self.position(id).map(|i| (order[i], kind, length))
+            })
     }
 
     fn position(&self, object_id: u64) -> Option<usize> {

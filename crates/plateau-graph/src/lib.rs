@@ -34,7 +34,7 @@ mod strings;
 pub use bitset::BitSet;
 pub use builder::GraphBuilder;
 pub use column::U64Column;
-pub use dominators::{DominatorTree, Dominators};
+pub use dominators::{DominatorOptions, DominatorTree, Dominators};
 pub use graph::{
     default_retaining_edges, ClassId, ClassInfo, EdgeId, EdgeKind, GraphError, GraphParts,
     HeapGraph, Location, NodeId, NodeKind, StrId, MAX_NODES,

@@ -73,6 +73,7 @@ struct ClassJson<'a> {
     name: &'a str,
     counts: &'a [u64],
     shallow_sizes: &'a [u64],
+    retained_sizes: &'a [u64],
     growth_per_round_count: i64,
     growth_per_round_bytes: i64,
 }
@@ -156,6 +157,7 @@ pub fn diff_json(report: &DiffReport) -> serde_json::Value {
                 name: &g.name,
                 counts: &g.counts,
                 shallow_sizes: &g.shallow_sizes,
+                retained_sizes: &g.retained_sizes,
                 growth_per_round_count: g.growth_per_round_count,
                 growth_per_round_bytes: g.growth_per_round_bytes,
             })

@@ -2,7 +2,8 @@
 //! node and see what becomes unreachable.
 
 use plateau_graph::{
-    class_histogram, Dominators, EdgeKind, GraphBuilder, HeapGraph, NodeId, NodeKind,
+    class_histogram, DominatorOptions, Dominators, EdgeKind, GraphBuilder, HeapGraph, NodeId,
+    NodeKind,
 };
 use proptest::prelude::*;
 
@@ -122,8 +123,17 @@ fn brute_force_dominators(g: &HeapGraph) -> Vec<Vec<bool>> {
 
 fn check(spec: &Spec) {
     let g = build(spec);
-    let dom = Dominators::compute_with(&g, true);
-    let doms = brute_force_dominators(&g);
+    for keep_numbering in [false, true] {
+        let options = DominatorOptions {
+            subtree_counts: true,
+            keep_numbering,
+        };
+        check_with(spec, &g, &Dominators::compute_with(&g, &options));
+    }
+}
+
+fn check_with(spec: &Spec, g: &HeapGraph, dom: &Dominators) {
+    let doms = brute_force_dominators(g);
     let n = g.node_count();
     let root = g.root().index();
     for v in 0..n {
@@ -153,7 +163,7 @@ fn check(spec: &Spec) {
     assert_eq!(dom.retained_size(g.root()), g.total_size());
 
     // Top-ancestor class retained sizes.
-    let hist = class_histogram(&g, &dom);
+    let hist = class_histogram(g, dom);
     for stats in &hist {
         let c = stats.class;
         let counted = |v: usize| g.class(NodeId(v as u32)) == c && spec.sizes[v] > 0;

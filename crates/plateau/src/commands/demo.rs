@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use plateau_analysis::{diff, summarize, DiffOptions, Redaction, SnapshotDigest, SummaryOptions};
-use plateau_graph::Dominators;
+use plateau_graph::{DominatorOptions, Dominators};
 use plateau_report::{analyze_text, diff_text, AnalyzeReport};
 
 use crate::cli::DemoArgs;
@@ -47,7 +47,13 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
                 dir.display()
             )
         })?;
-        let dom = Dominators::compute_with(&heap.graph, true);
+        let dom = Dominators::compute_with(
+            &heap.graph,
+            &DominatorOptions {
+                subtree_counts: true,
+                keep_numbering: true,
+            },
+        );
         digests.push(SnapshotDigest::new(
             &relative(path, &root),
             &heap.graph,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use plateau_analysis::{diff, newest_object_id, DiffOptions, Redaction, SnapshotDigest};
-use plateau_graph::{Dominators, HeapGraph};
+use plateau_graph::{DominatorOptions, Dominators, HeapGraph};
 use plateau_report::{diff_json, diff_text};
 
 use crate::cli::DiffArgs;
@@ -37,7 +37,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let mut newest: Option<(HeapGraph, Dominators, u64)> = None;
     let mut warnings = Vec::new();
     let mut one_process = true;
-    for file in &files {
+    for (i, file) in files.iter().enumerate() {
         let size = std::fs::metadata(file).ok().map(|m| m.len());
         let mut progress = Progress::new(size, !args.no_progress);
         let t = std::time::Instant::now();
@@ -49,23 +49,35 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         let keep = newest
             .as_ref()
             .is_none_or(|(_, _, id)| !one_process || max_id > *id);
-        if keep {
-            // Free the previous graph before this one's dominators need memory.
+        // Free the previous graph before this one's dominators need memory, except the
+        // baseline's while the second snapshot decides whether it needs path matching.
+        if keep && i != 1 {
             newest = None;
         }
         progress.phase("dominators");
-        let dom = Dominators::compute_with(&heap.graph, true);
+        let dom = Dominators::compute_with(
+            &heap.graph,
+            &DominatorOptions {
+                subtree_counts: true,
+                keep_numbering: true,
+            },
+        );
         let dominated = t.elapsed();
         progress.phase("digest");
         let mut digest = SnapshotDigest::new(&file.display().to_string(), &heap.graph, &dom);
-        // Matching by path is the fallback for snapshots of different processes: the
-        // baseline always gets it, later snapshots only when they are not of its process.
-        match digests.first() {
-            None => digest.add_paths(&heap.graph, &dom),
-            Some(baseline) if !baseline.same_process(&digest) => {
-                digest.add_paths(&heap.graph, &dom)
+        if i == 1 {
+            one_process = digests[0].same_process(&digest);
+            if !one_process {
+                // Matching by path is the fallback for snapshots of different processes.
+                let (base_graph, base_dom, _) = newest.as_ref().expect("the baseline is kept");
+                digests[0].add_paths(base_graph, base_dom);
             }
-            Some(_) => {}
+            if keep {
+                newest = None;
+            }
+        }
+        if !one_process {
+            digest.add_paths(&heap.graph, &dom);
         }
         if timings {
             eprintln!(
@@ -81,9 +93,6 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                 .iter()
                 .map(|w| format!("{}: {w}", file.display())),
         );
-        if digests.len() == 1 {
-            one_process = digests[0].same_process(&digest);
-        }
         digests.push(digest);
         if keep {
             newest = Some((heap.graph, dom, max_id));

@@ -543,7 +543,7 @@ impl Candidate {
         let mut new_classes: Vec<(String, u64, u64)> = group
             .classes
             .iter()
-            .map(|(&c, &(count, retained))| (last.class_name(c).to_string(), count, retained))
+            .map(|(&c, &(count, retained))| (redaction.class(last.class_name(c)), count, retained))
             .collect();
         new_classes.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
         new_classes.truncate(3);

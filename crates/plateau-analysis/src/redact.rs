@@ -20,6 +20,18 @@ impl Redaction {
         }
     }
 
+    /// A class name. Inferred interface names (`{id, email}`) are made of property names, so
+    /// each of those passes through [`name`](Self::name); constructor names pass as they are.
+    pub fn class(self, s: &str) -> String {
+        match (self, s.strip_prefix('{').and_then(|r| r.strip_suffix('}'))) {
+            (Redaction::Strings, Some(inner)) => {
+                let parts: Vec<String> = inner.split(", ").map(|p| self.name(p)).collect();
+                format!("{{{}}}", parts.join(", "))
+            }
+            _ => s.to_string(),
+        }
+    }
+
     /// A property name: identifiers and V8's `<symbol ...>` names pass, anything data-like
     /// (an e-mail address used as a key, a URL) is masked.
     pub fn name(self, s: &str) -> String {
@@ -60,5 +72,10 @@ mod tests {
         assert_eq!(r.name("sessionCache"), "sessionCache");
         assert!(r.name("alice@example.com").starts_with("<redacted"));
         assert_eq!(Redaction::None.value("secret"), "secret");
+        assert_eq!(r.class("{id, name}"), "{id, name}");
+        assert!(r
+            .class("{id, bob@example.com}")
+            .starts_with("{id, <redacted"));
+        assert_eq!(r.class("SessionEntry"), "SessionEntry");
     }
 }

@@ -7,7 +7,7 @@ use plateau_graph::{
 use crate::collections::largest_collections;
 use crate::names::TopK;
 use crate::strings::duplicate_strings;
-use crate::{Collection, DuplicateString, Redaction, RetainerPath};
+use crate::{script_name, Collection, DuplicateString, Redaction, RetainerPath};
 
 /// What to put in a summary.
 #[derive(Clone, Debug)]
@@ -89,6 +89,8 @@ pub struct TopObject {
     pub retained_size: u64,
     pub path: Option<RetainerPath>,
     pub location: Option<Location>,
+    /// The script of `location`, when the snapshot links it.
+    pub script: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -113,6 +115,9 @@ pub struct DuplicateRow {
 pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) -> HeapSummary {
     let redaction = options.redaction;
     let mut classes = class_rows(graph, class_histogram(graph, dom));
+    for c in &mut classes {
+        c.name = redaction.class(&c.name);
+    }
     classes.sort_by(|a, b| {
         b.retained_size
             .cmp(&a.retained_size)
@@ -136,12 +141,13 @@ pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) 
                 } else {
                     graph.name(node).to_string()
                 },
-                class: graph.class_name_of(node).to_string(),
+                class: redaction.class(graph.class_name_of(node)),
                 kind,
                 shallow_size: graph.self_size(node),
                 retained_size: dom.retained_size(node),
                 path: RetainerPath::to(graph, &paths, node, redaction),
                 location: graph.location(node),
+                script: graph.location(node).and_then(|_| script_name(graph, node)),
             }
         })
         .collect();
@@ -149,7 +155,7 @@ pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) 
         .into_iter()
         .map(|c| CollectionRow {
             object_id: graph.object_id(c.node),
-            class: graph.class_name_of(c.node).to_string(),
+            class: redaction.class(graph.class_name_of(c.node)),
             shallow_size: graph.self_size(c.node),
             retained_size: dom.retained_size(c.node),
             path: RetainerPath::to(graph, &paths, c.node, redaction),

@@ -67,6 +67,8 @@ struct ObjectJson<'a> {
     path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     location: Option<LocationJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    script: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -133,6 +135,7 @@ pub fn analyze_json(report: &AnalyzeReport) -> serde_json::Value {
                 retained_size: o.retained_size,
                 path: o.path.as_ref().map(|p| p.render()),
                 location: LocationJson::from(o.location),
+                script: o.script.as_deref(),
             })
             .collect(),
         collections: s

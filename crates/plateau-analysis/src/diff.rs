@@ -236,7 +236,7 @@ pub fn diff(
                 continue;
             }
             seen.insert(group.holder);
-            let candidate = Candidate::new(&group, digests, last);
+            let candidate = Candidate::new(&group, digests, last, last_dom);
             match candidate.verdict(floor) {
                 Verdict::Grows => {
                     suspects.push(candidate.into_suspect(&group, last, &paths, options.redaction))
@@ -437,7 +437,7 @@ struct Candidate {
 }
 
 impl Candidate {
-    fn new(group: &Group, digests: &[SnapshotDigest], last: &HeapGraph) -> Self {
+    fn new(group: &Group, digests: &[SnapshotDigest], last: &HeapGraph, dom: &Dominators) -> Self {
         let id = last.object_id(group.holder);
         let last_digest = &digests[digests.len() - 1];
         if let Some(class) = group.class {
@@ -458,11 +458,14 @@ impl Candidate {
                     .collect(),
             };
         }
-        // An `_events` object whose listener array appeared after the baseline: follow the
-        // largest listener array, which is what grows.
-        let (id, kind) = match listener_array_of(last, group.holder, last_digest) {
-            Some(array) => (last.object_id(array), Some(CollectionKind::Listeners)),
-            None => (id, last_digest.collection(id).map(|(k, _)| k)),
+        // Growth inside a collection that appeared after the baseline (an emitter's listener
+        // array for a new event, a cache created on first use): follow that collection.
+        let (id, kind) = match last_digest.collection(id) {
+            Some((kind, _)) => (id, Some(kind)),
+            None => match new_collection_under(group, digests, last, dom) {
+                Some((node, kind)) => (last.object_id(node), Some(kind)),
+                None => (id, None),
+            },
         };
         Candidate {
             object_id: id,
@@ -663,28 +666,24 @@ fn classify(
     Pattern::GrowingObject
 }
 
-/// The listener array under an `_events` object, when the holder is one.
-fn listener_array_of(
+/// A collection the holder references directly that is new since the baseline and holds at
+/// least half of what was added under the holder; the largest such.
+fn new_collection_under(
+    group: &Group,
+    digests: &[SnapshotDigest],
     last: &HeapGraph,
-    holder: NodeId,
-    last_digest: &SnapshotDigest,
-) -> Option<NodeId> {
-    last.edges(holder)
+    dom: &Dominators,
+) -> Option<(NodeId, CollectionKind)> {
+    let last_digest = &digests[digests.len() - 1];
+    last.edges(group.holder)
         .map(|e| last.edge_target(e))
-        .filter(|&t| {
-            matches!(
-                last_digest.collection(last.object_id(t)),
-                Some((CollectionKind::Listeners, _))
-            )
-        })
-        .max_by_key(|&t| {
-            last_digest
-                .collection(last.object_id(t))
-                .map_or(0, |(_, length)| length)
-        })
+        .filter(|&t| dom.idom(t) == group.holder && !digests[0].contains(last.object_id(t)))
+        .filter(|&t| dom.retained_size(t) * 2 >= group.new_top_retained)
+        .filter_map(|t| Some((t, last_digest.collection(last.object_id(t))?.0)))
+        .max_by_key(|&(t, _)| (dom.retained_size(t), std::cmp::Reverse(t)))
 }
 
-/// The holder itself, or the listener array followed in its place.
+/// The holder itself, or the new collection followed in its place.
 fn last_node_with_id(last: &HeapGraph, holder: NodeId, object_id: u64) -> NodeId {
     if last.object_id(holder) == object_id {
         return holder;

@@ -56,15 +56,11 @@ pub struct DigestEntry {
 }
 
 impl SnapshotDigest {
-    /// Digests a snapshot. `dom` should carry subtree counts
-    /// ([`Dominators::compute_with`]); without them they are counted here, more slowly.
+    /// Digests a snapshot. `dom` must carry subtree counts
+    /// ([`plateau_graph::DominatorOptions::subtree_counts`]).
     pub fn new(label: &str, graph: &HeapGraph, dom: &Dominators) -> SnapshotDigest {
         let n = graph.node_count();
         let order = nodes_by_object_id(graph);
-        let counted = match dom.dominated_count(graph.root()) {
-            Some(_) => Vec::new(),
-            None => subtree_counts(graph, dom),
-        };
         let mut ids = U64Column::with_capacity(n);
         let mut class_of = Vec::with_capacity(n);
         let mut retained = U64Column::with_capacity(n);
@@ -73,10 +69,12 @@ impl SnapshotDigest {
             ids.push(graph.object_id(v));
             class_of.push(graph.class(v).0);
             retained.push(dom.retained_size(v));
-            dominated.push(dom.dominated_count(v).unwrap_or_else(|| counted[v.index()]));
+            dominated.push(
+                dom.dominated_count(v)
+                    .expect("SnapshotDigest needs dominators computed with subtree counts"),
+            );
         }
         drop(order);
-        drop(counted);
         let class_names: Vec<String> = (0..graph.class_count() as u32)
             .map(|c| graph.class_name(ClassId(c)).to_string())
             .collect();
@@ -295,24 +293,4 @@ pub(crate) fn nodes_by_object_id(graph: &HeapGraph) -> Vec<NodeId> {
         order.sort_unstable_by_key(|&v| (graph.object_id(v), v));
         order
     }
-}
-
-/// Objects in each node's dominator subtree (itself included), by node, from the tree.
-pub fn subtree_counts(graph: &HeapGraph, dom: &Dominators) -> Vec<u32> {
-    let tree = dom.tree();
-    // A pre-order of the tree, then children into parents in reverse.
-    let mut preorder = Vec::with_capacity(graph.node_count());
-    let mut stack = vec![graph.root()];
-    while let Some(node) = stack.pop() {
-        preorder.push(node);
-        stack.extend_from_slice(tree.children(node));
-    }
-    let mut counts = vec![1u32; graph.node_count()];
-    for &node in preorder.iter().rev() {
-        if node != graph.root() {
-            let up = dom.idom(node).index();
-            counts[up] = counts[up].saturating_add(counts[node.index()]);
-        }
-    }
-    counts
 }

@@ -23,9 +23,7 @@ pub use diff::{
     diff, ClassGrowth, Cleared, ClearedReason, DiffOptions, DiffReport, Pattern, SnapshotInfo,
     Suspect,
 };
-pub use digest::{
-    mask_numbers, newest_object_id, subtree_counts, DigestEntry, PathTotals, SnapshotDigest,
-};
+pub use digest::{mask_numbers, newest_object_id, DigestEntry, PathTotals, SnapshotDigest};
 pub use path::{render_path, script_name, PathStep, RetainerPath};
 pub use redact::Redaction;
 pub use strings::{duplicate_strings, DuplicateString};

@@ -1,4 +1,4 @@
-use crate::{ClassId, DominatorTree, Dominators, HeapGraph, NodeId};
+use crate::{ClassId, Dominators, HeapGraph, NodeId};
 
 /// Per-class totals.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,15 +15,7 @@ pub struct ClassStats {
 /// The class histogram, in class order. Zero-sized nodes (V8 sizes that were attributed to
 /// their owner) are left out of counts, as Chrome DevTools leaves them out.
 pub fn class_histogram(graph: &HeapGraph, dom: &Dominators) -> Vec<ClassStats> {
-    class_histogram_with_tree(graph, dom, &dom.tree())
-}
-
-/// [`class_histogram`] for a caller that already built the dominator tree.
-pub fn class_histogram_with_tree(
-    graph: &HeapGraph,
-    dom: &Dominators,
-    tree: &DominatorTree,
-) -> Vec<ClassStats> {
+    let tree = dom.tree();
     let mut stats: Vec<ClassStats> = (0..graph.class_count() as u32)
         .map(|c| ClassStats {
             class: ClassId(c),

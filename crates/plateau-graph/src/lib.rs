@@ -39,6 +39,6 @@ pub use graph::{
     default_retaining_edges, ClassId, ClassInfo, EdgeId, EdgeKind, GraphError, GraphParts,
     HeapGraph, Location, NodeId, NodeKind, StrId, MAX_NODES,
 };
-pub use histogram::{class_histogram, class_histogram_with_tree, ClassStats};
+pub use histogram::{class_histogram, ClassStats};
 pub use paths::RetainerPaths;
 pub use strings::StringTable;

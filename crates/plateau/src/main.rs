@@ -33,12 +33,17 @@ fn main() -> ExitCode {
             {
                 return ExitCode::from(0);
             }
-            let mut stderr = std::io::stderr().lock();
-            let _ = write!(stderr, "plateau: error: {err}");
+            // One line: the message and its causes, each said once (library errors often
+            // embed their source already).
+            let mut line = format!("plateau: error: {err}");
             for cause in err.chain().skip(1) {
-                let _ = write!(stderr, ": {cause}");
+                let cause = cause.to_string();
+                if !line.contains(&cause) {
+                    line.push_str(": ");
+                    line.push_str(&cause);
+                }
             }
-            let _ = writeln!(stderr);
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
             ExitCode::from(2)
         }
     }

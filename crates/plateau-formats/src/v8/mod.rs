@@ -624,29 +624,28 @@ fn build(
             ));
         }
     }
-    let unknown: Vec<&str> = header
-        .nodes
-        .types
-        .iter()
-        .filter(|t| NodeKind::from_v8_name(t) == NodeKind::Other)
-        .map(String::as_str)
-        .collect();
-    if !unknown.is_empty() {
-        warnings.push(format!(
-            "unknown node types {unknown:?} are read as \"other\""
-        ));
-    }
-    let unknown: Vec<&str> = header
-        .edges
-        .types
-        .iter()
-        .filter(|t| EdgeKind::from_v8_name(t) == EdgeKind::Other)
-        .map(String::as_str)
-        .collect();
-    if !unknown.is_empty() {
-        warnings.push(format!(
-            "unknown edge types {unknown:?} are read as \"other\""
-        ));
+    for (what, types, known) in [
+        (
+            "node",
+            &header.nodes.types,
+            &(|t: &str| NodeKind::from_v8_name(t) != NodeKind::Other) as &dyn Fn(&str) -> bool,
+        ),
+        (
+            "edge",
+            &header.edges.types,
+            &(|t: &str| EdgeKind::from_v8_name(t) != EdgeKind::Other) as &dyn Fn(&str) -> bool,
+        ),
+    ] {
+        let unknown: Vec<&str> = types
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !known(t))
+            .collect();
+        if !unknown.is_empty() {
+            warnings.push(format!(
+                "unknown {what} types {unknown:?} are read as \"other\""
+            ));
+        }
     }
 
     // Locations: in range, sorted by node, the last one for a node wins (as in DevTools'

@@ -68,3 +68,13 @@ fn missing_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("/nonexistent/x.heapsnapshot"));
 }
+
+#[test]
+fn truncated_gzip() {
+    let gz = std::fs::read(crate::fixture("v8/tiny.heapsnapshot.gz")).unwrap();
+    let (code, err) = run_on_bytes("cut.heapsnapshot.gz", &gz[..gz.len() / 3]);
+    assert_eq!(code, 2);
+    assert!(err.contains("byte"), "names the offset: {err}");
+    let cause = "incomplete deflate stream";
+    assert!(err.matches(cause).count() <= 1, "each cause once: {err}");
+}

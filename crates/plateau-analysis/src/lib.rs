@@ -4,7 +4,8 @@
 //! largest collections, duplicate strings); the multi-snapshot diff ([`diff`] over
 //! [`SnapshotDigest`]s: new objects grouped under their holder, growth per round, leak
 //! patterns with their fixes, fingerprints, what was cleared and why); retainer-path
-//! rendering; string redaction. Later: series verdicts.
+//! rendering; string redaction; memory series and their verdicts ([`series`]: leak, plateau,
+//! warm-up, allocator retention); sizes, durations and rates in words ([`format_bytes`]...).
 //!
 //! Must not know: files, terminals, JSON, exit codes. It takes a [`plateau_graph::HeapGraph`]
 //! with its [`plateau_graph::Dominators`] and returns plain data with public fields.
@@ -15,8 +16,10 @@ mod digest;
 mod names;
 mod path;
 mod redact;
+pub mod series;
 mod strings;
 mod summary;
+mod units;
 
 pub use collections::{find_collections, largest_collections, Collection, CollectionKind};
 pub use diff::{
@@ -30,3 +33,4 @@ pub use strings::{duplicate_strings, DuplicateString};
 pub use summary::{
     summarize, ClassRow, CollectionRow, DuplicateRow, HeapSummary, SummaryOptions, TopObject,
 };
+pub use units::{format_bytes, format_duration, format_rate, format_signed_bytes};

@@ -16,24 +16,7 @@ impl LocationJson {
     }
 }
 
-/// `1536` -> `1.5 KiB`; exact below 1 KiB.
-pub fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value >= 100.0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub use plateau_analysis::format_bytes;
 
 /// `1234567` -> `1,234,567`.
 pub fn format_count(n: u64) -> String {

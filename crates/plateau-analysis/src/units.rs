@@ -34,7 +34,10 @@ pub fn format_duration(seconds: f64) -> String {
     if !seconds.is_finite() {
         return "never".to_string();
     }
-    let s = seconds.max(0.0).round() as u64;
+    if seconds < 1.0 {
+        return format!("{:.0}ms", seconds.max(0.0) * 1000.0);
+    }
+    let s = seconds.round() as u64;
     let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
     match (d, h, m) {
         (0, 0, 0) => format!("{sec}s"),
@@ -73,6 +76,7 @@ mod tests {
         assert_eq!(format_bytes(1536), "1.5 KiB");
         assert_eq!(format_signed_bytes(-2.0 * 1048576.0), "-2.0 MiB");
         assert_eq!(format_duration(59.4), "59s");
+        assert_eq!(format_duration(0.25), "250ms");
         assert_eq!(format_duration(93_784.0), "1d 2h");
         assert_eq!(format_duration(7_260.0), "2h 1m");
         assert_eq!(format_rate(2.1 * 1048576.0 / 3600.0), "2.1 MiB/h");

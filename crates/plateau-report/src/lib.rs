@@ -9,10 +9,12 @@
 mod analyze;
 mod diff;
 mod format;
+mod series;
 
 pub use analyze::{analyze_json, analyze_text, AnalyzeReport};
 pub use diff::{diff_json, diff_text, diff_verdict};
 pub use format::{format_bytes, format_count};
+pub use series::{classify_headline, classify_json, classify_text, SeriesSource};
 
 /// Version of every JSON document plateau prints. Bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -19,6 +19,14 @@ pub enum Command {
     /// Leak suspects from snapshots of one process taken over time: what grows, where it is
     /// held, how fast, which leak pattern it is and the usual fix. Exit 1 when a suspect is found.
     Diff(DiffArgs),
+    /// The verdict on a memory series: leak, plateau (high but stable), warm-up, allocator
+    /// retention, stable. Reads a `plateau watch` recording or a CSV `timestamp,bytes`.
+    /// Exit 1 on a leak.
+    Classify(ClassifyArgs),
+    /// Watches memory live and gives the verdict: a process (--pid), a cgroup, a Prometheus
+    /// endpoint (--metrics), or a command plateau starts (-- CMD ARGS). Records with --out.
+    /// Exit 1 when the final verdict is a leak.
+    Watch(WatchArgs),
     /// Runs plateau on a bundled real example: snapshots of a small leaking Node.js service.
     Demo(DemoArgs),
 }
@@ -71,4 +79,123 @@ pub struct DemoArgs {
     /// Rows per list.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ClassifyArgs {
+    /// A series recorded by `plateau watch --out`, or a CSV with the header `timestamp,bytes`
+    /// (seconds, bytes; other signal columns such as `gc_live,rss` are read too).
+    pub file: PathBuf,
+    /// The memory limit for the time-to-limit (bytes; K/M/G and Ki/Mi/Gi suffixes accepted);
+    /// overrides a limit recorded in the series.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub limit: Option<u64>,
+    /// Print one JSON document (schema_version 1).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct WatchArgs {
+    /// A running process (its cgroup is found and read too).
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// A memory cgroup directory (v1 or v2), e.g. a container's.
+    #[arg(long, value_name = "DIR")]
+    pub cgroup: Option<PathBuf>,
+    /// A Prometheus text endpoint, e.g. http://127.0.0.1:9100/metrics.
+    #[arg(long, value_name = "URL")]
+    pub metrics: Option<String>,
+    /// A GC log to follow (Node --trace-gc, JVM -Xlog:gc, Go gctrace): post-GC live heap.
+    #[arg(long, value_name = "FILE")]
+    pub gc_log: Option<PathBuf>,
+    /// Time between readings (e.g. 1s, 500ms, 30s).
+    #[arg(long, short, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    /// Stop after this long (e.g. 10m, 2h); otherwise at Ctrl-C or when the target exits.
+    #[arg(long, short, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Record the series here (appended; an existing recording is resumed).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The memory limit (bytes, K/M/G accepted); otherwise the cgroup's, else the host's.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub limit: Option<u64>,
+    /// Restart the command this many times when it exits (following restarts).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub restarts: u32,
+    /// Do not ask the command's runtime to print GC lines (`node --trace-gc` when the command
+    /// is node, JAVA_TOOL_OPTIONS=-Xlog:gc, GODEBUG=gctrace=1).
+    #[arg(long)]
+    pub no_gc_trace: bool,
+    /// Alert when a leak grows at least this much per hour (bytes, K/M/G accepted).
+    #[arg(long, value_name = "BYTES_PER_HOUR", value_parser = parse_bytes)]
+    pub alert_slope: Option<u64>,
+    /// Alert when a leak reaches the limit within this time (e.g. 6h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub alert_tto: Option<std::time::Duration>,
+    /// Run this shell command on each alert (env: PLATEAU_ALERT, PLATEAU_VERDICT,
+    /// PLATEAU_SLOPE_BYTES_PER_S, PLATEAU_TIME_TO_LIMIT_S, PLATEAU_TARGET).
+    #[arg(long, value_name = "CMD")]
+    pub on_alert: Option<String>,
+    /// JSON events on stdout, one per line (sample, verdict, alert, note, final).
+    #[arg(long)]
+    pub json: bool,
+    /// The command to start and supervise.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// `90`, `90s`, `500ms`, `5m`, `2h`, `1d`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (value, unit) = number_and_unit(text, "a duration (e.g. 500ms, 30s, 5m, 2h)")?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        "d" => value * 86_400.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}` (use ms, s, m, h, d)"
+            ))
+        }
+    };
+    if seconds <= 0.0 || !seconds.is_finite() {
+        return Err(format!("`{text}` must be positive"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+/// `2147483648`, `2G`, `2GiB`, `512Mi`, `1.5g`. Every suffix is 1024-based, as in
+/// `docker --memory` (memory limits are set in binary units in practice).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (value, unit) = number_and_unit(text, "a byte count (e.g. 2147483648, 2G, 512Mi)")?;
+    let factor = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1u64,
+        "k" | "ki" | "kib" | "kb" => 1 << 10,
+        "m" | "mi" | "mib" | "mb" => 1 << 20,
+        "g" | "gi" | "gib" | "gb" => 1 << 30,
+        "t" | "ti" | "tib" | "tb" => 1 << 40,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}` (use K, M, G, T)"
+            ))
+        }
+    };
+    Ok((value * factor as f64).round() as u64)
+}
+
+/// `1.5g` -> `(1.5, "g")`.
+fn number_and_unit<'a>(text: &'a str, what: &str) -> Result<(f64, &'a str), String> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not {what}"))?;
+    Ok((value, unit.trim()))
 }

@@ -26,11 +26,14 @@ fn main() -> ExitCode {
         Ok(Outcome::LeakFound) => ExitCode::from(1),
         Err(err) => {
             // A closed pipe (`plateau analyze x | head`) is not a failure.
-            if err
-                .chain()
-                .filter_map(|e| e.downcast_ref::<std::io::Error>())
-                .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            {
+            let broken_pipe = err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>().map(std::io::Error::kind)
+                    == Some(std::io::ErrorKind::BrokenPipe)
+                    || e.downcast_ref::<serde_json::Error>()
+                        .and_then(serde_json::Error::io_error_kind)
+                        == Some(std::io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
                 return ExitCode::from(0);
             }
             // One line: the message and its causes, each said once (library errors often

@@ -467,8 +467,9 @@ struct Trend {
     early_floor: f64,
     recent_max: f64,
     prior_max: f64,
-    /// Mann-Kendall p of the second half alone (still rising?).
+    /// Mann-Kendall p of the second half alone (still rising?), and its slope's upper bound.
     second_half_p: f64,
+    second_half_upper: f64,
     cycle_s: Option<f64>,
 }
 
@@ -508,6 +509,8 @@ fn analyse(points: &[Point], post_gc: bool, options: &ClassifyOptions) -> Result
     } else {
         1.0
     };
+    let second_half_upper = theil_sen(&times[split..], &values[split..], options.confidence_level)
+        .map_or(f64::INFINITY, |fit| fit.upper);
 
     let recent = (floors.len() / 4).max(2);
     let (before, after) = values.split_at(values.len() - recent);
@@ -529,6 +532,7 @@ fn analyse(points: &[Point], post_gc: bool, options: &ClassifyOptions) -> Result
         recent_max,
         prior_max,
         second_half_p,
+        second_half_upper,
         cycle_s,
         floors,
     })
@@ -667,7 +671,7 @@ impl Trend {
             "floor"
         };
         let mut words = vec![format!(
-            "{floor} {} -> {} over {}: {} (95% interval {} to {}), Mann-Kendall p = {}{}",
+            "{floor} {} -> {} over {}: {} (95% interval {} to {}), Mann-Kendall p {}{}",
             format_bytes(first.max(0.0) as u64),
             format_bytes(self.recent_floor.max(0.0) as u64),
             format_duration(span),
@@ -742,8 +746,14 @@ impl Trend {
             }
             Verdict::WarmUp => 1.0 - self.second_half_p,
             Verdict::Plateau | Verdict::Stable => {
-                // How far the slope's upper bound stays below the minimum effect.
-                let margin = (self.min_slope - self.fit.upper) / self.min_slope;
+                // How far the slope's upper bound stays below the minimum effect: over the
+                // whole window when nothing grew, over the second half after growth.
+                let upper = if self.grew() || self.growing(0.01) {
+                    self.second_half_upper
+                } else {
+                    self.fit.upper
+                };
+                let margin = (self.min_slope - upper) / self.min_slope;
                 normal_cdf(2.0 * margin + 1.0)
             }
             Verdict::InsufficientData => 0.0,
@@ -773,10 +783,12 @@ fn allocator_retention(
 }
 
 fn format_p(p: f64) -> String {
-    if p < 1e-4 {
-        format!("{p:.0e}")
+    if p < 1e-12 {
+        "< 1e-12".to_string()
+    } else if p < 1e-4 {
+        format!("= {p:.0e}")
     } else {
-        format!("{p:.4}")
+        format!("= {p:.4}")
     }
 }
 

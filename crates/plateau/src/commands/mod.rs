@@ -1,6 +1,8 @@
 mod analyze;
+mod classify;
 mod demo;
 mod diff;
+mod watch;
 
 use crate::cli::{Args, Command};
 use crate::Outcome;
@@ -9,6 +11,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     match args.command {
         Command::Analyze(a) => analyze::run(&a),
         Command::Diff(a) => diff::run(&a),
+        Command::Classify(a) => classify::run(&a),
         Command::Demo(a) => demo::run(&a),
+        Command::Watch(a) => watch::run(&a),
     }
 }

@@ -2,6 +2,7 @@
 
 mod analyze;
 mod bad_input;
+mod classify;
 mod demo;
 mod diff;
 

@@ -5,6 +5,7 @@ mod bad_input;
 mod classify;
 mod demo;
 mod diff;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -84,7 +84,7 @@ fn a_pid_gives_samples_and_a_final_verdict_as_json() {
 
 #[test]
 fn a_pid_that_exits_keeps_the_verdict_so_far() {
-    let child = python_grower(4, 0.05, 20, true);
+    let mut child = python_grower(4, 0.05, 20, true);
     let pid = child.id().to_string();
     let dir = temp_dir("exits");
     let series = dir.join("s.series");
@@ -99,6 +99,8 @@ fn a_pid_that_exits_keeps_the_verdict_so_far() {
         "--out",
         series.to_str().unwrap(),
     ]);
+    // Not reaped until now: plateau saw a zombie, whose memory is gone.
+    child.wait().unwrap();
     let text = stdout(&out);
     assert!(text.contains("watching stopped early: process"), "{text}");
     assert!(text.contains("series saved to"), "{text}");

@@ -194,10 +194,15 @@ impl Sampler {
 
     fn attach(&mut self, pid: u32) -> Result<(), SamplerError> {
         let root = &self.options.proc_root;
-        let mut proc = ProcSampler::new(root.clone(), pid).with_smaps(SmapsPolicy::Auto {
-            interval: self.options.interval,
-        });
+        let mut proc = ProcSampler::new(root.clone(), pid);
         let first = proc.sample()?;
+        // `RssAnon` (Linux >= 4.5) is the anonymous memory; `smaps_rollup` walks every mapping
+        // in the kernel for the same number, so it is read only where `RssAnon` is missing.
+        if first.rss_anon.is_none() {
+            proc = proc.with_smaps(SmapsPolicy::Auto {
+                interval: self.options.interval,
+            });
+        }
         self.start_ticks = Some(first.start_ticks);
         self.proc = Some(proc);
         match cgroup_of_pid(root, pid) {

@@ -167,7 +167,8 @@ pub fn classify_headline(c: &Classification) -> String {
     let confidence = if c.verdict == Verdict::InsufficientData {
         String::new()
     } else {
-        format!("  (confidence {:.0}%)", c.confidence * 100.0)
+        // Floored: 0.999 is not "100%".
+        format!("  (confidence {:.0}%)", (c.confidence * 100.0).floor())
     };
     format!("{word}  {detail}{confidence}")
 }

@@ -24,6 +24,8 @@ pub enum Target {
     Cgroup(PathBuf),
     /// A Prometheus `/metrics` URL.
     Metrics(String),
+    /// Nothing but the GC log in the options (a process elsewhere writes it).
+    GcLogOnly,
     /// A command to start; restarted up to `restarts` times when it exits.
     Command {
         program: String,
@@ -162,6 +164,13 @@ impl Sampler {
                 let restarts = *restarts;
                 sampler.spawn(restarts)?;
             }
+            Target::GcLogOnly => {
+                if sampler.gc_log.is_none() {
+                    return Err(SamplerError::Metrics(
+                        "nothing to watch: no target and no GC log".to_string(),
+                    ));
+                }
+            }
         }
         Ok(sampler)
     }
@@ -185,6 +194,10 @@ impl Sampler {
             Target::Pid(pid) => format!("pid {pid}"),
             Target::Cgroup(dir) => format!("cgroup {}", dir.display()),
             Target::Metrics(url) => url.clone(),
+            Target::GcLogOnly => match &self.options.gc_log {
+                Some(path) => format!("GC log {}", path.display()),
+                None => "nothing".to_string(),
+            },
             Target::Command { program, args, .. } => std::iter::once(program.as_str())
                 .chain(args.iter().map(String::as_str))
                 .collect::<Vec<_>>()

@@ -195,8 +195,7 @@ fn target(args: &WatchArgs) -> anyhow::Result<Target> {
             gc_trace: !args.no_gc_trace,
         }
     } else {
-        // Only a GC log: watch this machine's own cgroup for the limit.
-        Target::Pid(std::process::id())
+        Target::GcLogOnly
     })
 }
 

@@ -293,3 +293,65 @@ fn bad_targets_are_one_line_and_exit_2() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_gc_log_is_followed_as_it_grows() {
+    let dir = temp_dir("gclog");
+    let log = dir.join("app-gc.log");
+    std::fs::write(&log, "old line written before watching\n").unwrap();
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../plateau-probe/fixtures/gc/node-trace-gc.log");
+    let lines: Vec<String> = std::fs::read_to_string(fixture)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let writer_log = log.clone();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(writer_log)
+            .unwrap();
+        for chunk in lines.chunks(20) {
+            for line in chunk {
+                writeln!(file, "{line}").unwrap();
+            }
+            file.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let out = plateau(&[
+        "watch",
+        "--gc-log",
+        log.to_str().unwrap(),
+        "--interval",
+        "100ms",
+        "--duration",
+        "2s",
+        "--json",
+    ]);
+    writer.join().unwrap();
+    assert_eq!(
+        out.status.code().map(|c| c < 2),
+        Some(true),
+        "{}",
+        stderr(&out)
+    );
+    let events = events(&out);
+    let live = events
+        .iter()
+        .filter(|e| e["values"]["gc_live"].is_u64())
+        .count();
+    let used = events
+        .iter()
+        .filter(|e| e["values"]["heap_used"].is_u64())
+        .count();
+    // The fixture has 83 collections, 7 of them Mark-Compact.
+    assert_eq!(live, 7, "{}", stdout(&out));
+    assert_eq!(live + used, 83);
+    assert_eq!(
+        events.last().unwrap()["source"],
+        format!("GC log {}", log.display())
+    );
+}

@@ -279,13 +279,18 @@ fn unified_line(line: &str) -> Parsed {
 ///   every garbage page; the after-value also holds what was allocated during the concurrent
 ///   cycle, as V8's Mark-Compact holds its black allocation.
 ///
-/// Not floors: G1 `Pause Young (Mixed)` evacuates only the old regions it picked, so the rest
-/// keep their garbage; `Pause Remark` frees only fully empty regions and `Pause Cleanup` frees
-/// nothing more; Shenandoah's `Concurrent cleanup` frees its collection set, and regions under
-/// the garbage threshold keep theirs.
+/// - G1 `Pause Young (Mixed)` runs after a whole-heap marking and evacuates the old regions
+///   with the most garbage; regions over the live threshold (85%) keep theirs, so the value is
+///   live plus a bounded residue: the floor GCViewer and GCeasy read for G1, and the only one
+///   a G1 service that never needs a full GC gives.
+///
+/// Not floors: `Pause Remark` frees only fully empty regions and `Pause Cleanup` frees nothing
+/// more; Shenandoah's `Concurrent cleanup` frees its collection set, and regions under the
+/// garbage threshold keep theirs; young pauses never touch the old generation.
 fn jvm_full(kind: &str) -> bool {
     [
         "Pause Full",
+        "Pause Young (Mixed)",
         "Pause Degenerated",
         "Garbage Collection",
         "Major Collection",

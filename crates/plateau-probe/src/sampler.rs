@@ -492,12 +492,12 @@ impl Drop for Sampler {
 }
 
 /// A full collection's after-value is the live heap; any other collection's still holds
-/// garbage the collector did not visit, so it is heap in use (the classifier floors it).
+/// garbage the collector did not visit (the classifier floors it).
 fn gc_record(t: f64, gc: &GcEvent) -> Record {
     let signal = if gc.full {
         Signal::GcLive
     } else {
-        Signal::HeapUsed
+        Signal::PostGc
     };
     Record {
         values: vec![(signal, gc.after_bytes)],

@@ -16,7 +16,7 @@
 //!
 //! Signal keys are [`Signal::key`]; `limit` is a number or `null` (unlimited). A plain CSV with
 //! the header `timestamp,bytes` (or `timestamp,<signal key>,...`) is read too, and so is a GC
-//! log (post-GC heap: live after full collections, in use after the others; timed by the log's
+//! log (post-GC heap: live after full collections, after partial ones apart; timed by the log's
 //! uptime stamps).
 
 use std::fs::{File, OpenOptions};
@@ -108,7 +108,7 @@ fn read_gc_log_series(path: &Path) -> Result<LoadedSeries, String> {
             let signal = if event.full {
                 Signal::GcLive
             } else {
-                Signal::HeapUsed
+                Signal::PostGc
             };
             loaded.series.push(signal, t, event.after_bytes);
             loaded.readings += 1;

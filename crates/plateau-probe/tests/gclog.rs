@@ -86,7 +86,8 @@ fn jvm_g1_xlog_gc() {
     let (events, stats) = fixture("jvm-g1-gc.log");
     assert_clean(&stats, GcRuntime::Jvm);
     assert_eq!(events.len(), 129);
-    assert_eq!(stats.full_events, 9);
+    // 9 Pause Full and 7 Pause Young (Mixed).
+    assert_eq!(stats.full_events, 16);
     let first = &events[0];
     assert_eq!(first.kind, "Pause Young (Normal) (G1 Evacuation Pause)");
     assert_eq!(first.uptime_s, Some(0.030));
@@ -97,15 +98,25 @@ fn jvm_g1_xlog_gc() {
     let last = events.last().unwrap();
     assert_eq!(last.kind, "Pause Full (System.gc())");
     assert_eq!(last.after_bytes, 45 * MIB);
-    let floors: Vec<u64> = [15, 25, 35, 38, 40, 42, 43, 44, 45]
-        .map(|m| m * MIB)
-        .to_vec();
+    let floors: Vec<u64> = [
+        15, 29, 33, 34, 25, 39, 42, 44, 35, 48, 38, 40, 42, 43, 44, 45,
+    ]
+    .map(|m| m * MIB)
+    .to_vec();
     assert_eq!(full_floors(&events), floors);
-    // Full = Pause Full only (including G1 Compaction Pause); Mixed, Remark and Cleanup are not
-    // floors.
-    for kind in ["Pause Young (Mixed)", "Pause Remark", "Pause Cleanup"] {
+    // Floors: Pause Full (including G1 Compaction Pause) and Pause Young (Mixed); Prepare
+    // Mixed, Normal, Remark and Cleanup are not.
+    for kind in [
+        "Pause Young (Prepare Mixed)",
+        "Pause Young (Normal)",
+        "Pause Remark",
+        "Pause Cleanup",
+    ] {
         assert!(events.iter().any(|e| e.kind.starts_with(kind) && !e.full));
     }
+    assert!(events
+        .iter()
+        .any(|e| e.kind.starts_with("Pause Young (Mixed)") && e.full));
     assert!(events
         .iter()
         .any(|e| e.kind == "Pause Full (G1 Compaction Pause)" && e.full));
@@ -118,11 +129,12 @@ fn jvm_g1_xlog_gc_star_counts_only_summaries() {
     assert_eq!(stats.lines, 751);
     // 49 `[gc ]` summary lines; Eden/Metaspace `->` lines and gc,start lines are details.
     assert_eq!(events.len(), 49);
-    assert_eq!(stats.full_events, 2);
+    assert_eq!(stats.full_events, 7);
     assert_eq!(events[0].uptime_s, Some(0.034));
     assert_eq!(events[0].after_bytes, 3 * MIB);
     assert_eq!(events.last().unwrap().after_bytes, 25 * MIB);
-    assert_eq!(full_floors(&events), vec![15 * MIB, 25 * MIB]);
+    let floors: Vec<u64> = [15, 26, 29, 33, 35, 29, 25].map(|m| m * MIB).to_vec();
+    assert_eq!(full_floors(&events), floors);
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! The verdict on a memory series: leak, plateau, warm-up, allocator retention, stable.
 //!
 //! Method (../shared/reference/detection.md, made concrete):
-//! 1. **Signal ladder**: the best signal with enough readings in its current segment: post-GC
-//!    live heap, heap in use, anonymous memory, working set, RSS, cgroup usage, plain bytes.
+//! 1. **Signal ladder**: the best signal whose current segment can be judged: post-GC live
+//!    heap, heap in use, anonymous memory, working set, RSS, heap after partial GCs, cgroup
+//!    usage, plain bytes.
 //! 2. **Segments**: cut at restarts, OOM kills, limit changes, and where the signal falls below
 //!    half of its recent floor (a restart nobody reported); only the last segment is judged.
 //! 3. **Floor**: the minimum per time bucket, buckets spanning at least two GC cycles (the
@@ -163,9 +164,18 @@ pub fn classify(series: &MemorySeries, options: &ClassifyOptions) -> Classificat
             (signal, segments, &points[start..])
         })
         .collect();
-    let chosen = candidates
+    // The best signal whose current segment can be judged; failing that, the best with enough
+    // readings (its reason is reported). A JVM may log a dozen collections while RSS has
+    // hundreds of readings.
+    let enough: Vec<_> = candidates
         .iter()
-        .find(|(_, _, current)| current.len() >= options.min_points);
+        .filter(|(_, _, current)| current.len() >= options.min_points)
+        .collect();
+    let chosen = enough
+        .iter()
+        .find(|(signal, _, current)| analyse(current, signal.is_post_gc(), options).is_ok())
+        .or(enough.first())
+        .copied();
 
     let mut out = Classification {
         verdict: Verdict::InsufficientData,
@@ -230,7 +240,7 @@ pub fn classify(series: &MemorySeries, options: &ClassifyOptions) -> Classificat
         if better_absent.is_empty() {
             String::new()
         } else {
-            format!("; too few readings of {}", better_absent.join(", "))
+            format!("; too few readings to judge {}", better_absent.join(", "))
         }
     ));
     if signal == Signal::Usage {
@@ -257,7 +267,7 @@ pub fn classify(series: &MemorySeries, options: &ClassifyOptions) -> Classificat
         .unwrap_or(current[current.len() - 1].bytes);
     out.peak_bytes = Some(peak);
 
-    let trend = analyse(current, signal == Signal::GcLive, options);
+    let trend = analyse(current, signal.is_post_gc(), options);
     if let Some(limit) = out.limit_bytes {
         // The fast path works without a verdict: a steep climb close to the limit is news even
         // when the window is too short for a trend test.
@@ -369,7 +379,7 @@ pub fn classify(series: &MemorySeries, options: &ClassifyOptions) -> Classificat
     if matches!(
         out.verdict,
         Verdict::Stable | Verdict::Plateau | Verdict::WarmUp
-    ) && matches!(signal, Signal::GcLive | Signal::HeapUsed)
+    ) && matches!(signal, Signal::GcLive | Signal::PostGc | Signal::HeapUsed)
     {
         if let Some(retention) = allocator_retention(&candidates, options) {
             out.verdict = Verdict::AllocatorRetention;
@@ -543,7 +553,7 @@ fn previous_leak(
     };
     let from = points.partition_point(|p| p.t < previous.start);
     let to = points.partition_point(|p| p.t <= previous.end);
-    let trend = analyse(&points[from..to], signal == Signal::GcLive, options).ok()?;
+    let trend = analyse(&points[from..to], signal.is_post_gc(), options).ok()?;
     (trend.verdict_with(options) == Verdict::Leak).then(|| {
         let words = format!(
             "the run before leaked {} for {} until {why} at {}",
@@ -565,7 +575,7 @@ fn level_before_restart(
     let previous = segments.iter().rev().nth(1)?;
     let from = points.partition_point(|p| p.t < previous.start);
     let to = points.partition_point(|p| p.t <= previous.end);
-    let trend = analyse(&points[from..to], signal == Signal::GcLive, options).ok()?;
+    let trend = analyse(&points[from..to], signal.is_post_gc(), options).ok()?;
     (trend.verdict_with(options) != Verdict::Leak).then_some((
         trend.recent_max.max(trend.prior_max),
         previous.end - previous.start,
@@ -692,8 +702,8 @@ fn windows(times: &[f64], duration: f64) -> (std::ops::Range<usize>, std::ops::R
     }
 }
 
-/// Minimum per time bucket; a bucket spans at least two GC cycles (post-GC readings: two
-/// readings) and three sampling intervals. Returns the floors (time of the minimum, value) and
+/// Minimum per time bucket; a bucket spans at least two GC cycles and three sampling
+/// intervals (post-GC readings: one reading, each is already a floor). Returns the floors (time of the minimum, value) and
 /// the estimated cycle.
 fn floor_buckets(
     points: &[Point],
@@ -710,7 +720,7 @@ fn floor_buckets(
     } else {
         sawtooth_cycle(points)
     };
-    let spacing = if post_gc { 2.0 } else { 3.0 };
+    let spacing = if post_gc { 1.0 } else { 3.0 };
     // Two cycles a bucket, but never so wide that fewer than `min_buckets` remain: a cycle
     // guessed from a handful of drops is too unsure to cost the trend test its buckets.
     let width = (duration / max_buckets as f64)
@@ -826,7 +836,7 @@ impl Trend {
     fn words(&self, signal: Signal) -> Vec<String> {
         let first = self.floors[0].1;
         let span = self.floors[self.floors.len() - 1].0 - self.floors[0].0;
-        let floor = if signal == Signal::GcLive {
+        let floor = if signal.is_post_gc() {
             "post-GC floor"
         } else {
             "floor"

@@ -18,7 +18,8 @@ use std::collections::BTreeMap;
 /// freed pages; cgroup usage includes page cache and is never used alone when better exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Signal {
-    /// Heap after a full collection (V8 Mark-Compact, JVM full/remark/mixed, Go gctrace).
+    /// Heap after a full collection (V8 Mark-Compact, JVM full and G1 mixed pauses, Go
+    /// gctrace).
     GcLive,
     /// Heap in use as a runtime reports it (includes garbage: floor it).
     HeapUsed,
@@ -28,6 +29,10 @@ pub enum Signal {
     WorkingSet,
     /// Resident set size (`VmRSS`, `process_resident_memory_bytes`).
     Resident,
+    /// Heap after a partial collection (V8 Scavenge, JVM young pauses): live objects plus all
+    /// the old garbage such a collection never visits, so it climbs between major collections
+    /// even without a leak: weak evidence, below RSS.
+    PostGc,
     /// cgroup usage including page cache (`memory.current`, `usage_in_bytes`).
     Usage,
     /// Bytes of unknown kind (a plain `timestamp,bytes` CSV).
@@ -35,12 +40,13 @@ pub enum Signal {
 }
 
 impl Signal {
-    pub const ALL: [Signal; 7] = [
+    pub const ALL: [Signal; 8] = [
         Signal::GcLive,
         Signal::HeapUsed,
         Signal::Anonymous,
         Signal::WorkingSet,
         Signal::Resident,
+        Signal::PostGc,
         Signal::Usage,
         Signal::Bytes,
     ];
@@ -49,6 +55,7 @@ impl Signal {
     pub fn key(self) -> &'static str {
         match self {
             Signal::GcLive => "gc_live",
+            Signal::PostGc => "gc_after",
             Signal::HeapUsed => "heap_used",
             Signal::Anonymous => "anon",
             Signal::WorkingSet => "working_set",
@@ -66,6 +73,7 @@ impl Signal {
     pub fn describe(self) -> &'static str {
         match self {
             Signal::GcLive => "post-GC live heap",
+            Signal::PostGc => "heap after partial GCs",
             Signal::HeapUsed => "heap in use",
             Signal::Anonymous => "anonymous memory",
             Signal::WorkingSet => "working set",
@@ -73,6 +81,12 @@ impl Signal {
             Signal::Usage => "cgroup usage (with page cache)",
             Signal::Bytes => "memory",
         }
+    }
+
+    /// Readings taken right after collections: each is a floor candidate already, no
+    /// sawtooth to see through.
+    fn is_post_gc(self) -> bool {
+        matches!(self, Signal::GcLive | Signal::PostGc)
     }
 
     /// Whether the limit (cgroup or host) applies to this measure, so its peak is what hits it.

@@ -345,7 +345,7 @@ fn a_gc_log_is_followed_as_it_grows() {
         .count();
     let used = events
         .iter()
-        .filter(|e| e["values"]["heap_used"].is_u64())
+        .filter(|e| e["values"]["gc_after"].is_u64())
         .count();
     // The fixture has 83 collections, 7 of them Mark-Compact.
     assert_eq!(live, 7, "{}", stdout(&out));

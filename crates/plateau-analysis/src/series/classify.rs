@@ -149,6 +149,9 @@ pub struct Classification {
     pub buckets: usize,
 }
 
+/// A signal, its segments, and the readings of its current segment.
+type Candidate<'a> = (Signal, Vec<SegmentInfo>, &'a [Point]);
+
 /// Judges `series`. Pure and fast (about O(readings) plus O(buckets²)); never fails: what it
 /// cannot judge is `insufficient-data` with the reason in the evidence.
 pub fn classify(series: &MemorySeries, options: &ClassifyOptions) -> Classification {
@@ -156,7 +159,7 @@ pub fn classify(series: &MemorySeries, options: &ClassifyOptions) -> Classificat
     let restarts = count_events(series, EventKind::Restart);
     let oom_kills = count_events(series, EventKind::OomKill);
 
-    let candidates: Vec<(Signal, Vec<SegmentInfo>, &[Point])> = series
+    let candidates: Vec<Candidate> = series
         .signals()
         .filter(|(_, points)| !points.is_empty())
         .map(|(signal, points)| {
@@ -167,15 +170,24 @@ pub fn classify(series: &MemorySeries, options: &ClassifyOptions) -> Classificat
     // The best signal whose current segment can be judged; failing that, the best with enough
     // readings (its reason is reported). A JVM may log a dozen collections while RSS has
     // hundreds of readings.
-    let enough: Vec<_> = candidates
+    let mut first_judged: Option<(&Candidate, Result<Trend, String>)> = None;
+    for candidate in candidates
         .iter()
         .filter(|(_, _, current)| current.len() >= options.min_points)
-        .collect();
-    let chosen = enough
-        .iter()
-        .find(|(signal, _, current)| analyse(current, signal.is_post_gc(), options).is_ok())
-        .or(enough.first())
-        .copied();
+    {
+        let trend = analyse(candidate.2, candidate.0.is_post_gc(), options);
+        let judged = trend.is_ok();
+        if judged || first_judged.is_none() {
+            first_judged = Some((candidate, trend));
+        }
+        if judged {
+            break;
+        }
+    }
+    let (chosen, trend) = match first_judged {
+        Some((candidate, trend)) => (Some(candidate), Some(trend)),
+        None => (None, None),
+    };
 
     let mut out = Classification {
         verdict: Verdict::InsufficientData,
@@ -267,7 +279,7 @@ pub fn classify(series: &MemorySeries, options: &ClassifyOptions) -> Classificat
         .unwrap_or(current[current.len() - 1].bytes);
     out.peak_bytes = Some(peak);
 
-    let trend = analyse(current, signal.is_post_gc(), options);
+    let trend = trend.expect("a chosen signal comes with its analysis");
     if let Some(limit) = out.limit_bytes {
         // The fast path works without a verdict: a steep climb close to the limit is news even
         // when the window is too short for a trend test.
@@ -355,13 +367,12 @@ pub fn classify(series: &MemorySeries, options: &ClassifyOptions) -> Classificat
         }
     }
 
-    if out.verdict == Verdict::WarmUp {
-        // Rising again soon after a leak restarted it: the run before says where this goes.
-        let previous_length = segments
-            .iter()
-            .rev()
-            .nth(1)
-            .map_or(0.0, |p| p.end - p.start);
+    let previous = segments.iter().rev().nth(1);
+    let after_oom_kill = previous.is_some_and(|p| p.ended_by == SegmentEnd::OomKill);
+    if out.verdict == Verdict::WarmUp || (out.verdict == Verdict::Plateau && after_oom_kill) {
+        // Rising again soon after a leak restarted it (or, after an OOM kill, not yet shown to
+        // be flat): the run before says where this goes.
+        let previous_length = previous.map_or(0.0, |p| p.end - p.start);
         if t1 - t0 < previous_length {
             if let Some((previous, words)) =
                 previous_leak(series.signal(signal), segments, signal, options)
@@ -602,6 +613,9 @@ struct Trend {
     /// Mann-Kendall p of the second half alone (still rising?), and its slope's upper bound.
     recent_p: f64,
     recent_upper: f64,
+    /// Slopes of the first and second half: a second view of deceleration, less noisy than
+    /// thirds on short windows.
+    halves: (f64, f64),
     cycle_s: Option<f64>,
 }
 
@@ -636,6 +650,13 @@ fn analyse(points: &[Point], post_gc: bool, options: &ClassifyOptions) -> Result
     let (previous, recent) = windows(&times, duration);
     let previous_slope = sen_slope(&times[previous.clone()], &values[previous]).unwrap_or(0.0);
     let recent_slope = sen_slope(&times[recent.clone()], &values[recent.clone()]).unwrap_or(0.0);
+    let middle = times
+        .partition_point(|&t| t < duration / 2.0)
+        .clamp(2, times.len() - 2);
+    let halves = (
+        sen_slope(&times[..middle], &values[..middle]).unwrap_or(0.0),
+        sen_slope(&times[middle..], &values[middle..]).unwrap_or(0.0),
+    );
     let recent_p = if recent.len() >= 4 {
         mann_kendall(
             &times[recent.clone()],
@@ -683,6 +704,7 @@ fn analyse(points: &[Point], post_gc: bool, options: &ClassifyOptions) -> Result
         scatter,
         recent_p,
         recent_upper,
+        halves,
         cycle_s,
         floors,
     })
@@ -788,8 +810,10 @@ impl Trend {
     fn not_decelerating(&self, ratio: f64) -> bool {
         // Point estimates, not intervals: judging the slowdown by the recent slope's interval
         // caught 9 more of 376 leaks in the corpus but raised 7 false alarms on warm-ups.
-        self.recent_slope >= 0.5 * self.min_slope
-            && self.recent_slope >= ratio * self.previous_slope
+        let keeps_pace =
+            |earlier: f64, later: f64| later >= 0.5 * self.min_slope && later >= ratio * earlier;
+        keeps_pace(self.previous_slope, self.recent_slope)
+            || keeps_pace(self.halves.0, self.halves.1)
     }
 
     /// The recent floor tops everything before by more than the floor's scatter around its
@@ -934,10 +958,7 @@ impl Trend {
 }
 
 /// RSS-like memory rising as a leak would while the GC heap is flat: the words, or `None`.
-fn allocator_retention(
-    candidates: &[(Signal, Vec<SegmentInfo>, &[Point])],
-    options: &ClassifyOptions,
-) -> Option<String> {
+fn allocator_retention(candidates: &[Candidate], options: &ClassifyOptions) -> Option<String> {
     let (signal, _, points) = candidates.iter().find(|(s, _, c)| {
         matches!(s, Signal::Anonymous | Signal::WorkingSet | Signal::Resident)
             && c.len() >= options.min_points

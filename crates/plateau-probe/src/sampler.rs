@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use plateau_analysis::series::{EventKind, Signal};
 
@@ -101,7 +101,12 @@ struct Supervised {
     child: Child,
     lines: Receiver<String>,
     restarts_left: u32,
+    started: Instant,
 }
+
+/// A process that has just been spawned is still loading its runtime: its first readings
+/// (a few hundred KiB) are no baseline and would pass for growth.
+const STARTUP_GRACE: Duration = Duration::from_millis(1000);
 
 pub struct Sampler {
     target: Target,
@@ -279,6 +284,7 @@ impl Sampler {
             child,
             lines,
             restarts_left,
+            started: Instant::now(),
         });
         self.proc = None;
         if let Err(e) = self.attach(pid) {
@@ -298,7 +304,11 @@ impl Sampler {
             return tick;
         }
         let mut record = Record::at(t);
-        if let Some(proc) = &mut self.proc {
+        let starting = self
+            .child
+            .as_ref()
+            .is_some_and(|c| c.started.elapsed() < STARTUP_GRACE);
+        if let Some(proc) = self.proc.as_mut().filter(|_| !starting) {
             match proc.sample() {
                 Ok(reading) => {
                     if self.start_ticks.is_some_and(|s| s != reading.start_ticks) {

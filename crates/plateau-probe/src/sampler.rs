@@ -334,11 +334,14 @@ impl Sampler {
         if let Some(cgroup) = &self.cgroup {
             match cgroup.sample() {
                 Ok(reading) => {
-                    record
-                        .values
-                        .push((Signal::WorkingSet, reading.working_set));
-                    record.values.push((Signal::Usage, reading.usage));
+                    // A process's group may hold much else (a desktop session, a CI job), so its
+                    // totals are signals only when the group itself is the target; for a
+                    // process it gives the limit and the OOM kills.
                     if matches!(self.target, Target::Cgroup(_)) {
+                        record
+                            .values
+                            .push((Signal::WorkingSet, reading.working_set));
+                        record.values.push((Signal::Usage, reading.usage));
                         if let Some(anon) = reading.anon {
                             record.values.push((Signal::Anonymous, anon));
                         }

@@ -162,7 +162,13 @@ pub fn classify_headline(c: &Classification) -> String {
             "{signal} is not growing (floor {})",
             format_bytes(c.floor_bytes.unwrap_or(0))
         ),
-        _ => c.evidence.last().cloned().unwrap_or_default(),
+        // The reason follows the line naming the signal.
+        _ => c
+            .evidence
+            .get(1)
+            .or(c.evidence.first())
+            .cloned()
+            .unwrap_or_default(),
     };
     let confidence = if c.verdict == Verdict::InsufficientData {
         String::new()

@@ -160,7 +160,7 @@ fn a_supervised_command_is_restarted_and_its_output_passed_on() {
         "--",
         "python3",
         "-c",
-        "import time; print('hello from the child', flush=True); time.sleep(0.8)",
+        "import time; print('hello from the child', flush=True); time.sleep(1.8)",
     ]);
     let events = events(&out);
     let err = stderr(&out);

@@ -60,9 +60,10 @@ pub struct ClassifyOptions {
     pub min_growth_fraction: f64,
     /// ...and in bytes; the larger applies.
     pub min_growth_bytes: f64,
-    /// The second half's slope must be at least this fraction of the first half's.
+    /// The recent window's slope must be at least this fraction of the window before's.
     pub decel_ratio: f64,
-    /// Readings needed in the current segment.
+    /// Readings needed in the current segment of a sampled signal. Post-GC readings are each
+    /// a floor already, so for them `min_buckets` readings suffice.
     pub min_points: usize,
     /// Floor buckets needed for a trend test.
     pub min_buckets: usize,
@@ -71,6 +72,16 @@ pub struct ClassifyOptions {
     pub imminent_horizon_s: f64,
     /// A flat series at or above this fraction of the limit is a plateau, not merely stable.
     pub high_fraction: f64,
+}
+
+impl ClassifyOptions {
+    fn required_points(&self, signal: Signal) -> usize {
+        if signal.is_post_gc() {
+            self.min_buckets
+        } else {
+            self.min_points
+        }
+    }
 }
 
 impl Default for ClassifyOptions {
@@ -173,7 +184,7 @@ pub fn classify(series: &MemorySeries, options: &ClassifyOptions) -> Classificat
     let mut first_judged: Option<(&Candidate, Result<Trend, String>)> = None;
     for candidate in candidates
         .iter()
-        .filter(|(_, _, current)| current.len() >= options.min_points)
+        .filter(|(signal, _, current)| current.len() >= options.required_points(*signal))
     {
         let trend = analyse(candidate.2, candidate.0.is_post_gc(), options);
         let judged = trend.is_ok();
@@ -735,7 +746,7 @@ fn windows(times: &[f64], duration: f64) -> (std::ops::Range<usize>, std::ops::R
 }
 
 /// Minimum per time bucket; a bucket spans at least two GC cycles and three sampling
-/// intervals (post-GC readings: one reading, each is already a floor). Returns the floors (time of the minimum, value) and
+/// intervals (post-GC readings: at most `max_buckets` buckets, each reading already a floor). Returns the floors (time of the minimum, value) and
 /// the estimated cycle.
 fn floor_buckets(
     points: &[Point],
@@ -752,12 +763,16 @@ fn floor_buckets(
     } else {
         sawtooth_cycle(points)
     };
-    let spacing = if post_gc { 1.0 } else { 3.0 };
-    // Two cycles a bucket, but never so wide that fewer than `min_buckets` remain: a cycle
-    // guessed from a handful of drops is too unsure to cost the trend test its buckets.
-    let width = (duration / max_buckets as f64)
-        .max(spacing * typical_gap)
-        .max(cycle.map_or(0.0, |c| (2.0 * c).min(duration / min_buckets as f64)));
+    // Post-GC readings are floors already: buckets only cap their number. Otherwise two
+    // cycles a bucket, but never so wide that fewer than `min_buckets` remain: a cycle guessed
+    // from a handful of drops is too unsure to cost the trend test its buckets.
+    let width = if post_gc {
+        duration / max_buckets as f64
+    } else {
+        (duration / max_buckets as f64)
+            .max(3.0 * typical_gap)
+            .max(cycle.map_or(0.0, |c| (2.0 * c).min(duration / min_buckets as f64)))
+    };
     let count = ((duration / width).floor() as usize).max(1);
     let mut floors: Vec<Option<(f64, f64)>> = vec![None; count];
     for p in points {
@@ -1005,7 +1020,7 @@ impl Trend {
 fn heap_still_unsettled(candidates: &[Candidate], options: &ClassifyOptions) -> Option<String> {
     let (_, _, points) = candidates
         .iter()
-        .find(|(s, _, c)| *s == Signal::PostGc && c.len() >= options.min_points)?;
+        .find(|(s, _, c)| *s == Signal::PostGc && c.len() >= options.min_buckets)?;
     let trend = analyse(points, true, options).ok()?;
     trend.growing(options.significance).then(|| {
         format!(

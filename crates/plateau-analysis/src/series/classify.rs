@@ -195,10 +195,6 @@ pub fn classify(series: &MemorySeries, options: &ClassifyOptions) -> Classificat
             break;
         }
     }
-    let (chosen, trend) = match first_judged {
-        Some((candidate, trend)) => (Some(candidate), Some(trend)),
-        None => (None, None),
-    };
 
     let mut out = Classification {
         verdict: Verdict::InsufficientData,
@@ -223,7 +219,7 @@ pub fn classify(series: &MemorySeries, options: &ClassifyOptions) -> Classificat
         buckets: 0,
     };
 
-    let Some((signal, segments, current)) = chosen else {
+    let Some(((signal, segments, current), trend)) = first_judged else {
         let best = candidates
             .iter()
             .map(|(_, _, c)| c.len())
@@ -290,7 +286,6 @@ pub fn classify(series: &MemorySeries, options: &ClassifyOptions) -> Classificat
         .unwrap_or(current[current.len() - 1].bytes);
     out.peak_bytes = Some(peak);
 
-    let trend = trend.expect("a chosen signal comes with its analysis");
     if let Some(limit) = out.limit_bytes {
         // The fast path works without a verdict: a steep climb close to the limit is news even
         // when the window is too short for a trend test.

@@ -4,9 +4,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use plateau_analysis::series::{classify, ClassifyOptions};
 use plateau_analysis::{diff, summarize, DiffOptions, Redaction, SnapshotDigest, SummaryOptions};
 use plateau_graph::{DominatorOptions, Dominators};
-use plateau_report::{analyze_text, diff_text, AnalyzeReport};
+use plateau_probe::store::read_series_file;
+use plateau_report::{analyze_text, classify_headline, diff_text, AnalyzeReport};
 
 use crate::cli::DemoArgs;
 use crate::load::load_heap;
@@ -29,9 +31,23 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "plateau demo: a small Node.js service (fixtures/v8/gen/leaky-service.js) was loaded on\n\
-         127.0.0.1 in rounds of 400 requests and snapshotted after warm-up (s0) and after each\n\
-         round (s1-s3). What grows, what holds the memory, and what is merely big?\n"
+        "plateau demo, step 1: is it a leak? Memory of two small Node.js services recorded by\n\
+         `plateau watch` under a constant load on 127.0.0.1 (fixtures/series): one keeps every\n\
+         response in a Map, the other in a bounded LRU cache.\n"
+    )?;
+    for name in ["node-leaky", "node-fixed"] {
+        let path = root.join(format!("fixtures/series/{name}.series"));
+        let loaded = read_series_file(&path)
+            .with_context(|| format!("the demo's recordings are missing ({})", path.display()))?;
+        let verdict = classify(&loaded.series, &ClassifyOptions::default());
+        writeln!(out, "$ plateau classify {}", relative(&path, &root))?;
+        writeln!(out, "{}\n", classify_headline(&verdict))?;
+    }
+    writeln!(
+        out,
+        "Step 2: what leaks? Another small Node.js service (fixtures/v8/gen/leaky-service.js) was\n\
+         loaded on 127.0.0.1 in rounds of 400 requests and snapshotted after warm-up (s0) and\n\
+         after each round (s1-s3). What grows, what holds the memory, and what is merely big?\n"
     )?;
     let files: Vec<PathBuf> = SNAPSHOTS
         .iter()

@@ -13,5 +13,14 @@ fn demo_runs_end_to_end_and_names_the_leaking_map() {
         text.contains("entries: 300 -> 700 -> 1,100 -> 1,500"),
         "growth across snapshots: {text}"
     );
-    assert!(text.find("LEAK").unwrap() < text.find("Top retainers").unwrap());
+    assert!(text.find("LEAK  2").unwrap() < text.find("Top retainers").unwrap());
+    // Detection comes first: the recorded leak is a leak, the bounded cache a plateau.
+    assert!(
+        text.contains("node-leaky.series\nLEAK  post-GC live heap grows"),
+        "{text}"
+    );
+    assert!(
+        text.contains("node-fixed.series\nPLATEAU  post-GC live heap holds"),
+        "{text}"
+    );
 }

@@ -260,9 +260,16 @@ fn csv_columns(header: &str) -> Result<Vec<Signal>, String> {
         .map(|c| c.trim().trim_matches('"'))
         .collect();
     if names.first() != Some(&"timestamp") || names.len() < 2 {
+        let binary = header
+            .chars()
+            .any(|c| c == char::REPLACEMENT_CHARACTER || (c.is_control() && c != '\t'));
+        let found = if binary {
+            "binary data".to_string()
+        } else {
+            format!("`{}`", truncate(header, 60))
+        };
         return Err(format!(
-            "line 1: expected the CSV header `timestamp,bytes` (or a plateau series), found `{}`",
-            truncate(header, 60)
+            "line 1: expected the CSV header `timestamp,bytes` (or a plateau series), found {found}"
         ));
     }
     names[1..]
@@ -346,6 +353,8 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
+const MAX_LINE_BYTES: u64 = 64 * 1024;
+
 /// Lines with their completeness (a last line without a newline may be torn).
 struct LineReader<R> {
     reader: R,
@@ -364,8 +373,20 @@ impl<R: BufRead> LineReader<R> {
 
     fn next_line(&mut self) -> std::io::Result<Option<(String, bool)>> {
         self.buffer.clear();
-        if self.reader.read_until(b'\n', &mut self.buffer)? == 0 {
+        // A series line is short; a heap snapshot's first "line" can be the whole file.
+        let mut limited = (&mut self.reader).take(MAX_LINE_BYTES + 1);
+        if limited.read_until(b'\n', &mut self.buffer)? == 0 {
             return Ok(None);
+        }
+        if self.buffer.len() as u64 > MAX_LINE_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "line {} is longer than {} KiB: not a memory series",
+                    self.number + 1,
+                    MAX_LINE_BYTES / 1024
+                ),
+            ));
         }
         self.number += 1;
         let complete = self.buffer.last() == Some(&b'\n');
@@ -580,6 +601,14 @@ mod tests {
             loaded.warnings
         );
         assert!(loaded.warnings[1].contains("line 4: bytes `abc` is not an integer"));
+    }
+
+    #[test]
+    fn a_huge_first_line_is_refused_without_reading_it_all() {
+        let mut text = String::from("{\"snapshot\":{\"meta\":");
+        text.push_str(&"1,".repeat(100_000));
+        let err = read(&text).unwrap_err().to_string();
+        assert!(err.contains("line 1 is longer than 64 KiB"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 use std::io::Write;
 
 use plateau_analysis::series::{classify, ClassifyOptions, Verdict};
+use plateau_formats::sniff::{sniff, Format};
 use plateau_probe::store::read_series_file;
 use plateau_report::{classify_json, classify_text, SeriesSource};
 
@@ -8,7 +9,10 @@ use crate::cli::ClassifyArgs;
 use crate::Outcome;
 
 pub fn run(args: &ClassifyArgs) -> anyhow::Result<Outcome> {
-    let loaded = read_series_file(&args.file)?;
+    let loaded = read_series_file(&args.file).map_err(|err| match heap_file_hint(&args.file) {
+        Some(hint) => anyhow::anyhow!("{err} ({hint})"),
+        None => err.into(),
+    })?;
     let options = ClassifyOptions {
         limit: args.limit,
         ..ClassifyOptions::default()
@@ -33,4 +37,18 @@ pub fn run(args: &ClassifyArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Fine
     })
+}
+
+/// When a heap dump is given where a series was expected, say which command reads it.
+fn heap_file_hint(path: &std::path::Path) -> Option<&'static str> {
+    let mut prefix = [0u8; 64];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut prefix))
+        .ok()?;
+    match sniff(&prefix[..n]) {
+        Format::V8HeapSnapshot => Some("this is a V8 heap snapshot: `plateau analyze` reads it"),
+        Format::Hprof => Some("this is a Java heap dump: `plateau analyze` will read it"),
+        Format::Gzip => Some("this is gzip-compressed: a series is read uncompressed, a heap snapshot by `plateau analyze`"),
+        _ => None,
+    }
 }

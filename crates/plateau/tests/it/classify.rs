@@ -106,6 +106,15 @@ fn bad_input_is_one_line_and_exit_2() {
             "{name}: {err}"
         );
     }
+    // A heap dump where a series was expected: the command that reads it is named.
+    let snapshot = crate::fixture("v8/tiny.heapsnapshot.gz");
+    let out = plateau(&["classify", &snapshot]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("found binary data") && err.contains("plateau analyze"),
+        "{err}"
+    );
     let out = plateau(&["classify", "/nonexistent/series.csv"]);
     assert_eq!(out.status.code(), Some(2));
     let out = plateau(&["classify", "x.csv", "--limit", "12 parsecs"]);

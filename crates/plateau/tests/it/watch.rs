@@ -355,3 +355,30 @@ fn a_gc_log_is_followed_as_it_grows() {
         format!("GC log {}", log.display())
     );
 }
+
+#[test]
+fn on_a_terminal_the_status_line_is_redrawn_with_a_sparkline() {
+    // `script` (util-linux) gives plateau a pseudo-terminal; without it there is no TTY to test.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` is not installed");
+        return;
+    }
+    let mut child = python_grower(1, 0.1, 1, false);
+    let command = format!(
+        "{} watch --pid {} --interval 100ms --duration 3s",
+        env!("CARGO_BIN_EXE_plateau"),
+        child.id()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    // Redrawn in place: carriage return and erase-line between updates.
+    assert!(screen.matches("\r\x1b[2K").count() >= 1, "{screen:?}");
+    assert!(screen.contains("anon "), "{screen:?}");
+    assert!(screen.contains('▁') || screen.contains('█'), "{screen:?}");
+    assert!(screen.contains("source: pid"), "{screen:?}");
+}

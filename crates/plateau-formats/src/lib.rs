@@ -15,10 +15,13 @@
 //! output format, the command line. Warnings are returned as plain strings in [`Parsed`].
 
 mod error;
+pub mod hprof;
 pub mod sniff;
 pub mod v8;
 
-use std::io::{BufRead, Cursor, Read};
+use std::cell::Cell;
+use std::io::{BufRead, BufReader, Cursor, Read};
+use std::rc::Rc;
 
 pub use error::FormatError;
 
@@ -44,6 +47,44 @@ pub fn maybe_gunzip<R: BufRead + Send + 'static>(
         Ok(Box::new(flate2::bufread::MultiGzDecoder::new(chained)))
     } else {
         Ok(Box::new(chained))
+    }
+}
+
+/// A parser's byte source: `reader` gunzipped when it starts with the gzip magic, and a
+/// function telling how many raw bytes have been taken from `reader` (for progress, which
+/// must count the file's bytes, not the decompressed ones).
+pub(crate) type Source<'a> = (Box<dyn Read + 'a>, Box<dyn Fn() -> u64 + 'a>);
+
+pub(crate) fn open_source<'a, R: Read + 'a>(reader: R) -> Result<Source<'a>, FormatError> {
+    let consumed = Rc::new(Cell::new(0u64));
+    let counting = Counting {
+        inner: reader,
+        count: Rc::clone(&consumed),
+    };
+    let mut buffered = BufReader::with_capacity(64 << 10, counting);
+    let prefix =
+        take_prefix(&mut buffered, 2).map_err(|source| FormatError::Io { offset: 0, source })?;
+    let gzip = prefix == sniff::GZIP_MAGIC;
+    let chained = Cursor::new(prefix).chain(buffered);
+    let source: Box<dyn Read + 'a> = if gzip {
+        Box::new(flate2::bufread::MultiGzDecoder::new(chained))
+    } else {
+        Box::new(chained)
+    };
+    Ok((source, Box::new(move || consumed.get())))
+}
+
+/// Counts the bytes a reader delivers.
+struct Counting<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
     }
 }
 

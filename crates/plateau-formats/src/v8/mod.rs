@@ -26,10 +26,8 @@ mod input;
 pub mod semantics;
 mod sinks;
 
-use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufReader, Cursor, Read};
-use std::rc::Rc;
+use std::io::Read;
 
 use plateau_graph::{
     EdgeKind, GraphParts, HeapGraph, Location, NodeId, NodeKind, StrId, StringTable,
@@ -135,27 +133,8 @@ pub fn read<R: Read>(
     options: &ReadOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Parsed<V8Snapshot>, FormatError> {
-    let consumed = Rc::new(Cell::new(0u64));
-    let counting = Counting {
-        inner: reader,
-        count: Rc::clone(&consumed),
-    };
-    let mut buffered = BufReader::with_capacity(64 << 10, counting);
-    let prefix = crate::take_prefix(&mut buffered, 2)
-        .map_err(|source| FormatError::Io { offset: 0, source })?;
-    let gzip = prefix == crate::sniff::GZIP_MAGIC;
-    let chained = Cursor::new(prefix).chain(buffered);
-    let source: Box<dyn Read + '_> = if gzip {
-        Box::new(flate2::bufread::MultiGzDecoder::new(chained))
-    } else {
-        Box::new(chained)
-    };
-    let mut input = Input::new(
-        source,
-        options.buffer_size,
-        progress,
-        Box::new(move || consumed.get()),
-    );
+    let (source, consumed) = crate::open_source(reader)?;
+    let mut input = Input::new(source, options.buffer_size, progress, consumed);
     let mut warnings = Vec::new();
     let raw = read_arrays(&mut input, options, &mut warnings)?;
     let bytes_read = input.offset();
@@ -166,20 +145,6 @@ pub fn read<R: Read>(
         value: snapshot,
         warnings,
     })
-}
-
-/// Counts the bytes a reader delivers.
-struct Counting<R> {
-    inner: R,
-    count: Rc<Cell<u64>>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.set(self.count.get() + n as u64);
-        Ok(n)
-    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,0 +1,931 @@
+//! From the collected columns to a [`HeapGraph`]: object ids resolved to nodes, late edges
+//! (instances decoded after their class arrived, threads' stack roots) merged in place,
+//! names, MAT shallow sizes, the root groups, and which edges retain.
+//!
+//! Memory: the id index is 4 bytes a slot (6 a node); edge targets are resolved in place in
+//! the 4-byte column the reader filled (heaps below 32 GB), so the peak is the graph's own
+//! columns plus the index, the name keys and the short-array store.
+
+use std::collections::HashMap;
+
+use plateau_graph::{
+    BitSet, ClassId, ClassInfo, EdgeKind, GraphParts, HeapGraph, NodeId, NodeKind, StrId,
+    StringTable, U64Column,
+};
+
+use super::index::IdIndex;
+use super::names::{decode_string_value, java_class_name, push_modified_utf8};
+use super::reader::{
+    compute_layout, decode_id, encode_id, id_at, type_size, ClassName, Collected, EdgeColumns,
+    NameKey, Root, KEY_CLASS, NONE, ROOT_DEBUGGER, ROOT_FINALIZING, ROOT_INTERNED_STRING,
+    ROOT_JAVA_FRAME, ROOT_JNI_GLOBAL, ROOT_JNI_LOCAL, ROOT_JNI_MONITOR, ROOT_MONITOR_USED,
+    ROOT_NATIVE_STACK, ROOT_REFERENCE_CLEANUP, ROOT_STICKY_CLASS, ROOT_THREAD_BLOCK,
+    ROOT_THREAD_OBJECT, ROOT_UNKNOWN, ROOT_VM_INTERNAL, T_CHAR, T_OBJECT, UNREACHABLE,
+};
+use super::{HprofDump, HprofMeta, HprofOptions, JavaThread};
+use crate::FormatError;
+
+/// The group a root of this tag belongs to when it is not attached to a thread.
+fn root_group_name(tag: u8) -> &'static str {
+    match tag {
+        ROOT_STICKY_CLASS => "System class",
+        ROOT_JNI_GLOBAL => "JNI global",
+        ROOT_JAVA_FRAME => "Java local",
+        ROOT_JNI_LOCAL => "JNI local",
+        ROOT_NATIVE_STACK => "Native stack",
+        ROOT_THREAD_BLOCK => "Thread block",
+        ROOT_MONITOR_USED => "Busy monitor",
+        ROOT_JNI_MONITOR => "JNI monitor",
+        ROOT_THREAD_OBJECT => "Thread",
+        ROOT_INTERNED_STRING => "Interned string",
+        ROOT_FINALIZING => "Finalizing",
+        ROOT_DEBUGGER => "Debugger",
+        ROOT_REFERENCE_CLEANUP => "Reference cleanup",
+        ROOT_VM_INTERNAL => "VM internal",
+        ROOT_UNKNOWN => "Unknown",
+        UNREACHABLE => "Unreachable",
+        _ => "Other root",
+    }
+}
+
+/// Order of the root groups under the root (threads come first).
+const GROUP_ORDER: [u8; 15] = [
+    ROOT_STICKY_CLASS,
+    ROOT_JNI_GLOBAL,
+    ROOT_JAVA_FRAME,
+    ROOT_JNI_LOCAL,
+    ROOT_NATIVE_STACK,
+    ROOT_THREAD_BLOCK,
+    ROOT_MONITOR_USED,
+    ROOT_JNI_MONITOR,
+    ROOT_INTERNED_STRING,
+    ROOT_FINALIZING,
+    ROOT_DEBUGGER,
+    ROOT_REFERENCE_CLEANUP,
+    ROOT_VM_INTERNAL,
+    ROOT_UNKNOWN,
+    UNREACHABLE,
+];
+
+/// An edge added after its source node's own edges were written.
+struct Late {
+    src: u32,
+    kind: EdgeKind,
+    name: u32,
+    target: u64,
+}
+
+fn align(x: u64, to: u64) -> u64 {
+    x.div_ceil(to) * to
+}
+
+pub(crate) fn build(
+    mut c: Collected,
+    options: &HprofOptions,
+    warnings: &mut Vec<String>,
+) -> Result<HprofDump, FormatError> {
+    let id = c.id_size;
+    let n = c.nodes.kinds.len();
+    c.nodes.first_edge.push(c.edges.kinds.len() as u32);
+
+    // Sizes, by MAT's rules (formats.md 2.9).
+    let pointer = id as u64;
+    let refsize = if id == 8 && c.compressed_refs {
+        4
+    } else {
+        id as u64
+    };
+    let alignment = match c.gcd {
+        0 => 8,
+        g => (g & g.wrapping_neg()).clamp(8, 256),
+    };
+    let header = pointer + refsize;
+
+    let (index, duplicate_ids) = IdIndex::build(&c.nodes.ids);
+    if duplicate_ids > 0 {
+        warnings.push(format!(
+            "{duplicate_ids} objects repeat an id already seen: references go to the first"
+        ));
+    }
+
+    let mut late: Vec<Late> = Vec::new();
+    decode_deferred(&mut c, &mut late, warnings);
+    c.utf16.sort_unstable();
+    let threads = thread_roots(&mut c, &index, &mut late);
+    hold_classes(&mut c, &index, &mut late);
+    if !late.is_empty() {
+        merge_late(&mut c.nodes.first_edge, &mut c.edges, late);
+    }
+    let (edge_targets, dangling) = resolve(&mut c, &index, n);
+    if dangling > 0 {
+        warnings.push(format!(
+            "{dangling} references point to ids the dump holds no object for: dropped"
+        ));
+    }
+
+    // Strings: class names, then edge names.
+    let mut strings = StringTable::new();
+    let mut interned: HashMap<String, StrId> = HashMap::new();
+    let mut intern = |strings: &mut StringTable, s: String| -> StrId {
+        if let Some(&id) = interned.get(&s) {
+            return id;
+        }
+        let id = strings.push(&s);
+        interned.insert(s, id);
+        id
+    };
+    let symbol_text = |c: &Collected, sym: u64| -> String {
+        let mut s = String::new();
+        match c.symbols.get(sym) {
+            Some(bytes) => push_modified_utf8(bytes, &mut s),
+            None => s = format!("<symbol 0x{sym:x}>"),
+        }
+        s
+    };
+    let mut class_names: Vec<StrId> = Vec::with_capacity(c.classes.len() + 2);
+    for def in &c.classes {
+        let name = match &def.name {
+            ClassName::Symbol(sym) => java_class_name(&symbol_text(&c, *sym)),
+            ClassName::Text(text) => text.clone(),
+            ClassName::Unnamed => format!("(unknown class 0x{:x})", def.id),
+        };
+        class_names.push(intern(&mut strings, name));
+    }
+    let key_names: Vec<StrId> = c
+        .keys
+        .list
+        .iter()
+        .map(|key| {
+            let text = match key {
+                NameKey::Field(sym) => symbol_text(&c, *sym),
+                NameKey::Static(sym) => format!("static {}", symbol_text(&c, *sym)),
+                NameKey::Text(text) => text.to_string(),
+            };
+            intern(&mut strings, text)
+        })
+        .collect();
+    for (name, &kind) in c.edges.names.iter_mut().zip(&c.edges.kinds) {
+        if !kind.name_is_index() {
+            *name = key_names.get(*name as usize).map_or(0, |s| s.0);
+        }
+    }
+
+    // Classes of the graph: one per class of the dump, then java.lang.Class if the dump
+    // lacks it, then the class of the synthetic root nodes.
+    let mut classes: Vec<ClassInfo> = class_names
+        .iter()
+        .map(|&name| ClassInfo {
+            name,
+            location: None,
+        })
+        .collect();
+    let java_lang_class = match c.classes.iter().position(
+        |d| matches!(d.name, ClassName::Symbol(sym) if c.symbols.is(sym, b"java/lang/Class")),
+    ) {
+        Some(k) => k as u32,
+        None => {
+            classes.push(ClassInfo {
+                name: intern(&mut strings, "java.lang.Class".into()),
+                location: None,
+            });
+            (classes.len() - 1) as u32
+        }
+    };
+    let roots_class = ClassId(classes.len() as u32);
+    classes.push(ClassInfo {
+        name: intern(&mut strings, "(GC roots)".into()),
+        location: None,
+    });
+
+    // Node classes and names.
+    let node_classes: Vec<ClassId> = c
+        .nodes
+        .classes
+        .iter()
+        .map(|&k| ClassId(if k == NONE { java_lang_class } else { k }))
+        .collect();
+    let mut node_names: Vec<StrId> = node_classes
+        .iter()
+        .map(|k| classes[k.index()].name)
+        .collect();
+    for (k, def) in c.classes.iter().enumerate() {
+        if def.node != NONE {
+            node_names[def.node as usize] = class_names[k];
+        }
+    }
+
+    // Shallow sizes.
+    let instance_sizes = class_instance_sizes(&c, header, refsize);
+    let mut elem_size: Vec<u8> = vec![0; c.classes.len()];
+    for t in 4..=11u8 {
+        let k = c.prim_classes[t as usize];
+        if k != NONE {
+            elem_size[k as usize] = type_size(t, id).unwrap_or(0) as u8;
+        }
+    }
+    let class_instance = if options.class_instance_size {
+        instance_sizes
+            .get(java_lang_class as usize)
+            .copied()
+            .unwrap_or(header)
+    } else {
+        0
+    };
+    let mut self_sizes = U64Column::with_capacity(n + 64);
+    let mut undefined_instances = 0u64;
+    for (v, class) in node_classes.iter().enumerate() {
+        let k = class.index();
+        let raw = c.nodes.raw.get(v);
+        let size = match c.nodes.kinds[v] {
+            // Class objects: their static fields, below.
+            _ if c.nodes.classes[v] == NONE => 0,
+            NodeKind::Array => match elem_size.get(k).copied().unwrap_or(0) {
+                0 => align(pointer + refsize + 4 + raw * refsize, alignment),
+                e => align(
+                    align(pointer + refsize + 4, refsize) + raw * e as u64,
+                    alignment,
+                ),
+            },
+            _ => match c.classes.get(k) {
+                Some(def) if def.node != NONE => align(instance_sizes[k], alignment),
+                _ => {
+                    undefined_instances += 1;
+                    align(header + raw, alignment)
+                }
+            },
+        };
+        self_sizes.push(size);
+    }
+    for def in &c.classes {
+        if def.node != NONE {
+            let statics = def.static_prim_bytes + def.static_refs as u64 * refsize;
+            self_sizes.set(
+                def.node as usize,
+                align(class_instance + statics, alignment),
+            );
+        }
+    }
+    c.nodes.raw = U64Column::new();
+    c.nodes.classes = Vec::new();
+    if undefined_instances > 0 {
+        let classes_without_dump = c
+            .classes
+            .iter()
+            .filter(|d| d.node == NONE && d.id != 0 && !matches!(d.name, ClassName::Text(_)))
+            .count();
+        warnings.push(format!(
+            "{undefined_instances} objects are of classes the dump never defines (no CLASS_DUMP \
+             for {classes_without_dump} class ids): kept without fields, sized from their \
+             field bytes"
+        ));
+    }
+
+    let mut parts = GraphParts {
+        strings,
+        node_kinds: std::mem::take(&mut c.nodes.kinds),
+        node_names,
+        node_ids: std::mem::take(&mut c.nodes.ids),
+        self_sizes,
+        node_classes,
+        classes,
+        first_edge: std::mem::take(&mut c.nodes.first_edge),
+        edge_kinds: std::mem::take(&mut c.edges.kinds),
+        edge_names: std::mem::take(&mut c.edges.names),
+        edge_targets,
+        retaining: None,
+        root: NodeId(0),
+        user_roots: Vec::new(),
+        locations: Vec::new(),
+    };
+
+    // Thread names, then the root and its groups.
+    let mut java_threads = name_threads(&c, &parts, &threads);
+    let dangling_roots = add_roots(&mut parts, &c.roots, &mut java_threads, roots_class);
+    if dangling_roots > 0 {
+        warnings.push(format!(
+            "{dangling_roots} GC roots name ids the dump holds no object for: ignored"
+        ));
+    }
+
+    // Which edges retain.
+    let e_total = parts.edge_kinds.len();
+    let mut retaining = BitSet::new(e_total);
+    for s in 0..parts.node_kinds.len() {
+        for e in parts.first_edge[s] as usize..parts.first_edge[s + 1] as usize {
+            let kind = parts.edge_kinds[e];
+            let keeps = kind != EdgeKind::Weak && parts.edge_targets[e].index() != s;
+            retaining.set(e, keeps);
+        }
+    }
+    parts.retaining = Some(retaining);
+
+    // Every sum the graph engine makes (retained sizes, class totals) is at most this one.
+    let total_size = parts
+        .self_sizes
+        .iter()
+        .try_fold(0u64, |t, s| t.checked_add(s))
+        .ok_or_else(|| {
+            FormatError::Inconsistent("the shallow sizes add up to more than 2^64 bytes".into())
+        })?;
+    let threads_out: Vec<JavaThread> = java_threads;
+    let meta = HprofMeta {
+        version: c.version.clone(),
+        id_size: id as u32,
+        timestamp_ms: c.timestamp_ms,
+        reference_size: refsize as u32,
+        compressed_oops: id == 8 && c.compressed_refs,
+        object_alignment: alignment as u32,
+        header_size: header as u32,
+        instances: c.instances,
+        object_arrays: c.object_arrays,
+        primitive_arrays: c.primitive_arrays,
+        class_dumps: c.class_dumps,
+        load_class_records: c.load_class_records,
+        duplicate_load_class: c.duplicate_load_class,
+        symbols: c.symbols.len() as u64,
+        stack_traces: c.traces.len() as u64,
+        stack_frames: c.frames.len() as u64,
+        heap_dump_records: c.heap_dump_records,
+        heap_dump_end: c.heap_dump_end,
+        roots: {
+            let mut counts = c.root_counts.clone();
+            counts.sort_by_key(|&(tag, _)| tag);
+            counts
+                .into_iter()
+                .map(|(tag, count)| (root_group_name(tag), count))
+                .collect()
+        },
+        heaps: c
+            .heaps
+            .iter()
+            .map(|&(sym, count)| (symbol_text(&c, sym), count))
+            .collect(),
+        dangling_references: dangling,
+        deferred_instances: c.deferred.len() as u64,
+        total_size,
+        bytes_read: c.bytes_read,
+    };
+    if c.duplicate_class_dumps > 0 {
+        warnings.push(format!(
+            "{} CLASS_DUMP records repeat a class already dumped: ignored",
+            c.duplicate_class_dumps
+        ));
+    }
+    if c.layout_mismatches > 0 {
+        warnings.push(format!(
+            "{} instances have a field byte count that differs from their class layout: \
+             fields were read as far as both go",
+            c.layout_mismatches
+        ));
+    }
+    drop(c);
+    shrink(&mut parts);
+    let graph = HeapGraph::from_parts(parts)?;
+    Ok(HprofDump {
+        graph,
+        meta,
+        threads: threads_out,
+    })
+}
+
+/// Decodes the instances whose class layout was unknown when they were read.
+fn decode_deferred(c: &mut Collected, late: &mut Vec<Late>, warnings: &mut Vec<String>) {
+    if c.deferred.is_empty() {
+        return;
+    }
+    let id = c.id_size;
+    let mut partial = 0u64;
+    let deferred = std::mem::take(&mut c.deferred);
+    for d in &deferred {
+        if c.classes[d.class as usize].node == NONE {
+            // Never dumped: no fields to read (reported with the undefined classes).
+            continue;
+        }
+        let known = c.classes[d.class as usize].layout;
+        let l = if known != NONE {
+            known
+        } else {
+            let layout = compute_layout(
+                &c.classes,
+                &c.class_by_id,
+                &c.symbols,
+                &mut c.keys,
+                id,
+                d.class,
+                true,
+            )
+            .unwrap_or_default();
+            let l = c.layouts.len() as u32;
+            c.layouts.push(layout);
+            c.classes[d.class as usize].layout = l;
+            l
+        };
+        let layout = &c.layouts[l as usize];
+        if !layout.complete {
+            partial += 1;
+        }
+        let n = d.len as usize;
+        let bytes = &c.deferred_bytes[d.start..d.start + n];
+        if layout.complete && layout.bytes != n as u64 {
+            c.layout_mismatches += 1;
+        }
+        for f in &layout.refs {
+            let at = f.offset as usize;
+            if at + id > n {
+                break;
+            }
+            let target = id_at(bytes, at, id);
+            if target != 0 {
+                late.push(Late {
+                    src: d.node,
+                    kind: if f.weak {
+                        EdgeKind::Weak
+                    } else {
+                        EdgeKind::Property
+                    },
+                    name: f.name,
+                    target: encode_id(target, id),
+                });
+            }
+        }
+        if let Some(coder) = layout.coder {
+            if (coder as usize) < n && bytes[coder as usize] == 1 {
+                c.utf16.push(d.node);
+            }
+        }
+    }
+    c.deferred = deferred;
+    c.deferred_bytes = Vec::new();
+    if partial > 0 {
+        warnings.push(format!(
+            "{partial} instances have a superclass the dump never defines: only the fields \
+             declared below it are read"
+        ));
+    }
+}
+
+/// What keeps class objects alive beyond the references the dump lists: in the JVM a class
+/// loader's `ClassLoaderData` holds the mirror of every class it defined, and the bootstrap
+/// loader never goes away. So each class object gets a retaining `<loaded class>` edge from
+/// its loader object, and the bootstrap loader's classes join the `System class` roots
+/// (HotSpot marks only some of them sticky; array classes never). Hidden classes
+/// (`Name/0x...`: lambda forms, lambda proxies) are left to the references that hold them,
+/// since their loader may not keep them.
+fn hold_classes(c: &mut Collected, index: &IdIndex, late: &mut Vec<Late>) {
+    let id = c.id_size;
+    let sticky: std::collections::HashSet<u64> = c
+        .roots
+        .iter()
+        .filter(|r| r.tag == ROOT_STICKY_CLASS)
+        .map(|r| r.obj)
+        .collect();
+    let key = c.keys.key(NameKey::Text("<loaded class>".into()));
+    for def in &c.classes {
+        if def.node == NONE {
+            continue;
+        }
+        let hidden = match def.name {
+            ClassName::Symbol(sym) => c.symbols.get(sym).is_some_and(|name| {
+                name.windows(3)
+                    .any(|w| (w[0] == b'+' || w[0] == b'/') && &w[1..] == b"0x")
+            }),
+            _ => false,
+        };
+        if hidden {
+            continue;
+        }
+        if def.loader == 0 {
+            if !sticky.contains(&def.id) {
+                c.roots.push(Root {
+                    tag: ROOT_STICKY_CLASS,
+                    obj: def.id,
+                    thread: 0,
+                    extra: NONE,
+                });
+            }
+        } else if let Some(loader) = index.get(&c.nodes.ids, def.loader) {
+            late.push(Late {
+                src: loader,
+                kind: EdgeKind::Internal,
+                name: key,
+                target: encode_id(def.id, id),
+            });
+        }
+    }
+}
+
+/// A `ROOT_THREAD_OBJECT`: the thread, its node and its stack trace.
+struct ThreadRoot {
+    serial: u32,
+    node: Option<u32>,
+    trace: u32,
+}
+
+/// Finds the threads and turns their stack roots into late edges from the thread objects.
+/// Roots whose thread is unknown stay in `c.roots` for the kind groups; the others are
+/// removed from it.
+fn thread_roots(c: &mut Collected, index: &IdIndex, late: &mut Vec<Late>) -> Vec<ThreadRoot> {
+    let id = c.id_size;
+    let mut threads: Vec<ThreadRoot> = Vec::new();
+    let mut by_serial: HashMap<u32, usize> = HashMap::new();
+    for r in c.roots.iter().filter(|r| r.tag == ROOT_THREAD_OBJECT) {
+        if by_serial.contains_key(&r.thread) {
+            continue;
+        }
+        by_serial.insert(r.thread, threads.len());
+        threads.push(ThreadRoot {
+            serial: r.thread,
+            node: index.get(&c.nodes.ids, r.obj),
+            trace: r.extra,
+        });
+    }
+    threads.sort_by_key(|t| t.serial);
+    by_serial = threads
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.serial, i))
+        .collect();
+    let mut keep: Vec<Root> = Vec::with_capacity(c.roots.len());
+    let roots = std::mem::take(&mut c.roots);
+    for r in roots {
+        let bound = matches!(
+            r.tag,
+            ROOT_JAVA_FRAME
+                | ROOT_JNI_LOCAL
+                | ROOT_NATIVE_STACK
+                | ROOT_THREAD_BLOCK
+                | ROOT_JNI_MONITOR
+        );
+        let thread = by_serial
+            .get(&r.thread)
+            .and_then(|&t| threads[t].node.map(|node| (t, node)));
+        match (bound, thread) {
+            (true, Some((t, node))) => {
+                let frame = if matches!(r.tag, ROOT_JAVA_FRAME | ROOT_JNI_LOCAL | ROOT_JNI_MONITOR)
+                {
+                    frame_label(c, threads[t].trace, r.extra)
+                } else {
+                    None
+                };
+                let what = match r.tag {
+                    ROOT_JAVA_FRAME => "local",
+                    ROOT_JNI_LOCAL => "JNI local",
+                    ROOT_NATIVE_STACK => "native stack",
+                    ROOT_THREAD_BLOCK => "thread block",
+                    _ => "JNI monitor",
+                };
+                let label = match frame {
+                    Some(f) => format!("<{what} in {f}>"),
+                    None => format!("<{what}>"),
+                };
+                let name = c.keys.key(NameKey::Text(label.into()));
+                if r.obj != 0 {
+                    late.push(Late {
+                        src: node,
+                        kind: EdgeKind::Internal,
+                        name,
+                        target: encode_id(r.obj, id),
+                    });
+                }
+            }
+            _ => keep.push(r),
+        }
+    }
+    c.roots = keep;
+    threads
+}
+
+/// `Foo.bar(Foo.java:12)` for frame `index` of stack trace `trace`.
+fn frame_label(c: &Collected, trace: u32, index: u32) -> Option<String> {
+    let frame_id = *c.traces.get(&trace)?.frames.get(index as usize)?;
+    frame_text(c, frame_id)
+}
+
+fn frame_text(c: &Collected, frame_id: u64) -> Option<String> {
+    let f = c.frames.get(&frame_id)?;
+    let text = |sym: u64| {
+        let mut s = String::new();
+        if let Some(bytes) = c.symbols.get(sym) {
+            push_modified_utf8(bytes, &mut s);
+        }
+        s
+    };
+    let class = c
+        .class_by_serial
+        .get(&f.class_serial)
+        .and_then(|cid| c.class_by_id.get(cid))
+        .and_then(|&k| match &c.classes[k as usize].name {
+            ClassName::Symbol(sym) => Some(java_class_name(&text(*sym))),
+            ClassName::Text(t) => Some(t.clone()),
+            ClassName::Unnamed => None,
+        })
+        .unwrap_or_else(|| "?".into());
+    let source = text(f.source);
+    let place = match f.line {
+        -3 => "Native Method".to_string(),
+        line if line > 0 && !source.is_empty() => format!("{source}:{line}"),
+        _ if !source.is_empty() => source,
+        _ => "Unknown Source".to_string(),
+    };
+    Some(format!("{class}.{}({place})", text(f.method)))
+}
+
+/// Inserts edges after the edges their source already has, moving edges right in place
+/// (from the last node backwards) instead of copying the columns.
+fn merge_late(first_edge: &mut [u32], edges: &mut EdgeColumns, mut late: Vec<Late>) {
+    late.sort_by_key(|l| l.src);
+    let n = first_edge.len() - 1;
+    let old_total = edges.kinds.len();
+    let extra = late.len();
+    edges.kinds.resize(old_total + extra, EdgeKind::Internal);
+    edges.names.resize(old_total + extra, 0);
+    for _ in 0..extra {
+        edges.targets.push(0);
+    }
+    let mut write = old_total + extra;
+    let mut li = extra;
+    let mut old_end = old_total;
+    for node in (0..n).rev() {
+        let old_start = first_edge[node] as usize;
+        let new_end = write;
+        while li > 0 && late[li - 1].src as usize == node {
+            li -= 1;
+            write -= 1;
+            let l = &late[li];
+            edges.kinds[write] = l.kind;
+            edges.names[write] = l.name;
+            edges.targets.set(write, l.target);
+        }
+        for j in (old_start..old_end).rev() {
+            write -= 1;
+            edges.kinds[write] = edges.kinds[j];
+            edges.names[write] = edges.names[j];
+            let t = edges.targets.get(j);
+            edges.targets.set(write, t);
+        }
+        first_edge[node + 1] = new_end as u32;
+        old_end = old_start;
+    }
+    first_edge[0] = 0;
+    debug_assert_eq!(write, 0);
+}
+
+/// Turns raw target ids into nodes, in place, dropping references to ids no object has.
+fn resolve(c: &mut Collected, index: &IdIndex, n: usize) -> (Vec<NodeId>, u64) {
+    let id = c.id_size;
+    let ids = &c.nodes.ids;
+    let first_edge = &mut c.nodes.first_edge;
+    let edges = &mut c.edges;
+    let targets = std::mem::take(&mut edges.targets);
+    let (mut out, wide) = match targets {
+        U64Column::Narrow(v) => (v, None),
+        U64Column::Wide(v) => (Vec::with_capacity(v.len()), Some(v)),
+    };
+    let mut dangling = 0u64;
+    let mut w = 0usize;
+    let mut old_start = first_edge[0] as usize;
+    for node in 0..n {
+        let old_end = first_edge[node + 1] as usize;
+        first_edge[node] = w as u32;
+        for e in old_start..old_end {
+            let raw = match &wide {
+                Some(v) => v[e],
+                None => out[e] as u64,
+            };
+            match index.get(ids, decode_id(raw, id)) {
+                Some(t) => {
+                    match &wide {
+                        Some(_) => out.push(t),
+                        None => out[w] = t,
+                    }
+                    edges.kinds[w] = edges.kinds[e];
+                    edges.names[w] = edges.names[e];
+                    w += 1;
+                }
+                // A `<class>` edge to a class never dumped is reported with the
+                // undefined classes.
+                None if edges.kinds[e] == EdgeKind::Internal && edges.names[e] == KEY_CLASS => {}
+                None => dangling += 1,
+            }
+        }
+        old_start = old_end;
+    }
+    first_edge[n] = w as u32;
+    out.truncate(w);
+    edges.kinds.truncate(w);
+    edges.names.truncate(w);
+    drop(wide);
+    // Same size and alignment: collected in place.
+    let targets: Vec<NodeId> = out.into_iter().map(NodeId).collect();
+    (targets, dangling)
+}
+
+/// MAT's unaligned instance size S(C) of every class: the header for a root class, then
+/// `align(S(super) + own fields, refsize)`.
+fn class_instance_sizes(c: &Collected, header: u64, refsize: u64) -> Vec<u64> {
+    const UNKNOWN: u64 = u64::MAX;
+    let id = c.id_size;
+    let mut sizes = vec![UNKNOWN; c.classes.len()];
+    let mut chain: Vec<usize> = Vec::new();
+    for start in 0..c.classes.len() {
+        chain.clear();
+        let mut k = start;
+        let mut base = header;
+        loop {
+            if sizes[k] != UNKNOWN {
+                base = sizes[k];
+                break;
+            }
+            chain.push(k);
+            let def = &c.classes[k];
+            if def.super_id == 0 {
+                break;
+            }
+            match c.class_by_id.get(&def.super_id) {
+                // A cycle of superclasses (corrupt input) ends the walk.
+                Some(&s) if !chain.contains(&(s as usize)) => k = s as usize,
+                _ => break,
+            }
+        }
+        for &k in chain.iter().rev() {
+            let own: u64 = c.classes[k]
+                .fields
+                .iter()
+                .map(|&(_, t)| {
+                    if t == T_OBJECT {
+                        refsize
+                    } else {
+                        type_size(t, id).unwrap_or(0) as u64
+                    }
+                })
+                .sum();
+            base = align(base + own, refsize);
+            sizes[k] = base;
+        }
+    }
+    sizes
+}
+
+/// Names each thread from its `Thread.name` (a `String`, or a `char[]` on old JDKs).
+fn name_threads(c: &Collected, parts: &GraphParts, threads: &[ThreadRoot]) -> Vec<JavaThread> {
+    let strings = &parts.strings;
+    let find = |node: u32, name: &str| -> Option<NodeId> {
+        let s = node as usize;
+        (parts.first_edge[s] as usize..parts.first_edge[s + 1] as usize)
+            .find(|&e| {
+                parts.edge_kinds[e] == EdgeKind::Property
+                    && strings.get(StrId(parts.edge_names[e])) == name
+            })
+            .map(|e| parts.edge_targets[e])
+    };
+    let contents = |node: NodeId| -> Option<(&[u8], u8)> {
+        let i = c
+            .short
+            .index
+            .binary_search_by_key(&node.0, |&(n, _, _, _)| n)
+            .ok()?;
+        let (_, start, len, t) = c.short.index[i];
+        Some((
+            &c.short.bytes[start as usize..start as usize + len as usize],
+            t,
+        ))
+    };
+    threads
+        .iter()
+        .map(|t| {
+            let from_object = t.node.and_then(|node| {
+                let name = find(node, "name")?;
+                if parts.node_kinds[name.index()] == NodeKind::Array {
+                    let (bytes, elem) = contents(name)?;
+                    return Some(decode_string_value(bytes, elem == T_CHAR, false));
+                }
+                let value = find(name.0, "value")?;
+                let (bytes, elem) = contents(value)?;
+                let wide = c.utf16.binary_search(&name.0).is_ok();
+                Some(decode_string_value(bytes, elem == T_CHAR, wide))
+            });
+            let name = from_object.or_else(|| {
+                let sym = *c.thread_names.get(&t.serial)?;
+                let mut s = String::new();
+                push_modified_utf8(c.symbols.get(sym)?, &mut s);
+                Some(s)
+            });
+            let frames = c
+                .traces
+                .get(&t.trace)
+                .map(|trace| {
+                    trace
+                        .frames
+                        .iter()
+                        .map(|&f| frame_text(c, f).unwrap_or_else(|| "?".into()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            JavaThread {
+                serial: t.serial,
+                node: t.node.map(NodeId),
+                name,
+                group: NodeId(0),
+                frames,
+            }
+        })
+        .collect()
+}
+
+/// Appends the synthetic root, one group per thread and one per other root kind. Returns
+/// how many roots named no object.
+fn add_roots(
+    parts: &mut GraphParts,
+    roots: &[Root],
+    threads: &mut [JavaThread],
+    roots_class: ClassId,
+) -> u64 {
+    // Group members, resolved through the graph's ids (synthetic nodes are not indexed).
+    let n = parts.node_kinds.len();
+    let (index, _) = IdIndex::build(&parts.node_ids);
+    let mut dangling = 0u64;
+    let mut groups: Vec<(String, Vec<NodeId>, EdgeKind)> = Vec::new();
+    let mut thread_group_positions = Vec::new();
+    for t in threads.iter() {
+        let name = match &t.name {
+            Some(name) => format!("Thread {name:?}"),
+            None => format!("Thread #{}", t.serial),
+        };
+        thread_group_positions.push(groups.len());
+        groups.push((name, t.node.into_iter().collect(), EdgeKind::Internal));
+    }
+    for tag in GROUP_ORDER {
+        let mut members = Vec::new();
+        for r in roots.iter().filter(|r| r.tag == tag) {
+            match index.get(&parts.node_ids, r.obj) {
+                Some(node) => members.push(NodeId(node)),
+                None if r.obj != 0 => dangling += 1,
+                None => {}
+            }
+        }
+        if !members.is_empty() {
+            let kind = if tag == UNREACHABLE {
+                EdgeKind::Weak
+            } else {
+                EdgeKind::Element
+            };
+            groups.push((root_group_name(tag).to_string(), members, kind));
+        }
+    }
+    drop(index);
+
+    let thread_key = parts.strings.push("<thread>");
+    let root = NodeId(n as u32);
+    let root_name = parts.strings.push("");
+    let push_node = |parts: &mut GraphParts, name: StrId| {
+        parts.node_kinds.push(NodeKind::Synthetic);
+        parts.node_names.push(name);
+        parts.node_ids.push(0);
+        parts.self_sizes.push(0);
+        parts.node_classes.push(roots_class);
+    };
+    // The root: an edge to each group (groups are numbered after the root).
+    push_node(parts, root_name);
+    for g in 0..groups.len() {
+        parts.edge_kinds.push(EdgeKind::Element);
+        parts.edge_names.push(g as u32);
+        parts.edge_targets.push(NodeId((n + 1 + g) as u32));
+    }
+    parts.first_edge.push(parts.edge_kinds.len() as u32);
+    let mut user_roots = Vec::new();
+    for (g, (name, members, kind)) in groups.iter().enumerate() {
+        let name_id = parts.strings.push(name);
+        push_node(parts, name_id);
+        let is_thread = thread_group_positions.contains(&g);
+        if is_thread {
+            user_roots.push(NodeId((n + 1 + g) as u32));
+        }
+        if let Some(t) = thread_group_positions.iter().position(|&p| p == g) {
+            threads[t].group = NodeId((n + 1 + g) as u32);
+        }
+        for (i, &m) in members.iter().enumerate() {
+            parts.edge_kinds.push(*kind);
+            parts
+                .edge_names
+                .push(if is_thread { thread_key.0 } else { i as u32 });
+            parts.edge_targets.push(m);
+        }
+        parts.first_edge.push(parts.edge_kinds.len() as u32);
+    }
+    parts.root = root;
+    parts.user_roots = user_roots;
+    dangling
+}
+
+/// Releases spare capacity.
+fn shrink(p: &mut GraphParts) {
+    p.node_kinds.shrink_to_fit();
+    p.node_names.shrink_to_fit();
+    p.node_ids.shrink_to_fit();
+    p.self_sizes.shrink_to_fit();
+    p.node_classes.shrink_to_fit();
+    p.first_edge.shrink_to_fit();
+    p.edge_kinds.shrink_to_fit();
+    p.edge_names.shrink_to_fit();
+    p.edge_targets.shrink_to_fit();
+}

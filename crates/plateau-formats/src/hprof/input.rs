@@ -1,0 +1,185 @@
+//! A refillable byte buffer over any [`Read`], with the few operations a binary record reader
+//! needs: make `n` bytes contiguous, consume them, skip far ahead without keeping anything.
+//!
+//! The buffer grows only while a single request (one record's fixed part, one instance's
+//! field bytes) needs more than it holds, and then only as fast as data actually arrives, so
+//! a corrupt length can never make it allocate more than about twice the input it has seen.
+
+use std::io::{ErrorKind, Read};
+
+use crate::FormatError;
+
+/// Report progress at most once per this many source bytes.
+const PROGRESS_STEP: u64 = 1 << 20;
+
+pub(crate) struct Input<'a> {
+    reader: Box<dyn Read + 'a>,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    /// Absolute offset of `buf[0]` in the (decompressed) stream.
+    base: u64,
+    eof: bool,
+    progress: &'a mut dyn FnMut(u64),
+    /// How many raw bytes the source has delivered (compressed bytes for gzip input).
+    source_bytes: Box<dyn Fn() -> u64 + 'a>,
+    reported: u64,
+    /// The source reported an unexpected end (a truncated gzip stream): read as the end.
+    cut_short: bool,
+}
+
+impl<'a> Input<'a> {
+    pub(crate) fn new(
+        reader: Box<dyn Read + 'a>,
+        buffer_size: usize,
+        progress: &'a mut dyn FnMut(u64),
+        source_bytes: Box<dyn Fn() -> u64 + 'a>,
+    ) -> Input<'a> {
+        Input {
+            reader,
+            buf: vec![0; buffer_size.max(64)],
+            pos: 0,
+            end: 0,
+            base: 0,
+            eof: false,
+            progress,
+            source_bytes,
+            reported: 0,
+            cut_short: false,
+        }
+    }
+
+    /// Absolute offset of the next unread byte.
+    #[inline]
+    pub(crate) fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// The unread bytes already in the buffer.
+    #[inline]
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[self.pos..self.end]
+    }
+
+    #[inline]
+    pub(crate) fn available(&self) -> usize {
+        self.end - self.pos
+    }
+
+    #[inline]
+    pub(crate) fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.available());
+        self.pos += n.min(self.end - self.pos);
+    }
+
+    /// Makes at least `n` unread bytes contiguous in [`Input::bytes`]. `Ok(false)` when the
+    /// input ends first (whatever did arrive stays readable).
+    #[inline]
+    pub(crate) fn fill(&mut self, n: usize) -> Result<bool, FormatError> {
+        if self.available() >= n {
+            return Ok(true);
+        }
+        self.fill_slow(n)
+    }
+
+    #[cold]
+    fn fill_slow(&mut self, n: usize) -> Result<bool, FormatError> {
+        while self.available() < n {
+            if self.eof {
+                return Ok(false);
+            }
+            if self.end == self.buf.len() {
+                if self.pos > 0 {
+                    // Move the unread tail to the front.
+                    self.buf.copy_within(self.pos..self.end, 0);
+                    self.base += self.pos as u64;
+                    self.end -= self.pos;
+                    self.pos = 0;
+                } else {
+                    // One request larger than the buffer: grow, at most doubling, and only
+                    // once what is already here has been filled.
+                    let len = self.buf.len();
+                    let grown = n.min(len.saturating_mul(2)).max(len + 1);
+                    self.buf.resize(grown, 0);
+                }
+            }
+            let read = loop {
+                match self.reader.read(&mut self.buf[self.end..]) {
+                    Ok(k) => break k,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    // A cut gzip stream: what arrived is readable; the reader says where it
+                    // ends like any other end of input.
+                    Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
+                        self.cut_short = true;
+                        break 0;
+                    }
+                    Err(source) => {
+                        return Err(FormatError::Io {
+                            offset: self.base + self.end as u64,
+                            source,
+                        })
+                    }
+                }
+            };
+            if read == 0 {
+                self.eof = true;
+            }
+            self.end += read;
+            let consumed = (self.source_bytes)();
+            if consumed >= self.reported + PROGRESS_STEP || (read == 0 && consumed > self.reported)
+            {
+                self.reported = consumed;
+                (self.progress)(consumed);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Skips up to `n` bytes without keeping them; returns how many were skipped (fewer only
+    /// at the end of the input).
+    pub(crate) fn skip(&mut self, n: u64) -> Result<u64, FormatError> {
+        self.take(n, None)
+    }
+
+    /// Reads up to `n` bytes into `out` (appending); returns how many arrived.
+    pub(crate) fn read_into(&mut self, n: u64, out: &mut Vec<u8>) -> Result<u64, FormatError> {
+        self.take(n, Some(out))
+    }
+
+    /// Consumes up to `n` bytes, appending them to `out` when given; returns how many arrived.
+    fn take(&mut self, n: u64, mut out: Option<&mut Vec<u8>>) -> Result<u64, FormatError> {
+        let mut left = n;
+        loop {
+            let here = (self.available() as u64).min(left) as usize;
+            if let Some(out) = out.as_deref_mut() {
+                out.extend_from_slice(&self.buf[self.pos..self.pos + here]);
+            }
+            self.pos += here;
+            left -= here as u64;
+            if left == 0 {
+                return Ok(n);
+            }
+            // The buffer is empty: refill it (from the front, nothing to keep).
+            self.base += self.pos as u64;
+            self.pos = 0;
+            self.end = 0;
+            if !self.fill(1)? {
+                return Ok(n - left);
+            }
+        }
+    }
+
+    /// Whether the source ended with an "unexpected end" error (a truncated gzip stream).
+    pub(crate) fn cut_short(&self) -> bool {
+        self.cut_short
+    }
+
+    /// Reports the final position to the progress callback.
+    pub(crate) fn finish_progress(&mut self) {
+        let consumed = (self.source_bytes)();
+        if consumed != self.reported {
+            self.reported = consumed;
+            (self.progress)(consumed);
+        }
+    }
+}

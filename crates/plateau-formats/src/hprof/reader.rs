@@ -1,0 +1,1496 @@
+//! The streaming pass: HPROF records into node and edge columns, with object ids still raw
+//! (they are resolved to nodes once every object has been seen, in `build`).
+
+use std::collections::HashMap;
+
+use plateau_graph::{EdgeKind, NodeKind, U64Column, MAX_NODES};
+
+use super::index::IdMap;
+use super::input::Input;
+use super::HprofOptions;
+use crate::FormatError;
+
+pub(crate) const NONE: u32 = u32::MAX;
+
+// Top-level record tags.
+const UTF8: u8 = 0x01;
+const LOAD_CLASS: u8 = 0x02;
+const STACK_FRAME: u8 = 0x04;
+const STACK_TRACE: u8 = 0x05;
+const START_THREAD: u8 = 0x0A;
+const HEAP_DUMP: u8 = 0x0C;
+const HEAP_DUMP_SEGMENT: u8 = 0x1C;
+const HEAP_DUMP_END: u8 = 0x2C;
+
+// Heap-dump sub-record tags.
+pub(crate) const ROOT_UNKNOWN: u8 = 0xFF;
+pub(crate) const ROOT_JNI_GLOBAL: u8 = 0x01;
+pub(crate) const ROOT_JNI_LOCAL: u8 = 0x02;
+pub(crate) const ROOT_JAVA_FRAME: u8 = 0x03;
+pub(crate) const ROOT_NATIVE_STACK: u8 = 0x04;
+pub(crate) const ROOT_STICKY_CLASS: u8 = 0x05;
+pub(crate) const ROOT_THREAD_BLOCK: u8 = 0x06;
+pub(crate) const ROOT_MONITOR_USED: u8 = 0x07;
+pub(crate) const ROOT_THREAD_OBJECT: u8 = 0x08;
+const CLASS_DUMP: u8 = 0x20;
+const INSTANCE_DUMP: u8 = 0x21;
+const OBJ_ARRAY_DUMP: u8 = 0x22;
+const PRIM_ARRAY_DUMP: u8 = 0x23;
+const HEAP_DUMP_INFO: u8 = 0xFE;
+pub(crate) const ROOT_INTERNED_STRING: u8 = 0x89;
+pub(crate) const ROOT_FINALIZING: u8 = 0x8A;
+pub(crate) const ROOT_DEBUGGER: u8 = 0x8B;
+pub(crate) const ROOT_REFERENCE_CLEANUP: u8 = 0x8C;
+pub(crate) const ROOT_VM_INTERNAL: u8 = 0x8D;
+pub(crate) const ROOT_JNI_MONITOR: u8 = 0x8E;
+pub(crate) const UNREACHABLE: u8 = 0x90;
+const PRIM_ARRAY_NODATA: u8 = 0xC3;
+
+// Basic types.
+pub(crate) const T_OBJECT: u8 = 2;
+pub(crate) const T_CHAR: u8 = 5;
+pub(crate) const T_BYTE: u8 = 8;
+
+/// Longest `byte[]`/`char[]` (in bytes) whose contents are kept for naming threads.
+const SHORT_ARRAY_MAX: usize = 64;
+/// At most this many bytes of such contents are kept (names of threads created after the
+/// store is full fall back to their serial number).
+const SHORT_STORE_LIMIT: usize = 8 << 20;
+
+pub(crate) fn record_name(tag: u8) -> &'static str {
+    match tag {
+        UTF8 => "UTF8",
+        LOAD_CLASS => "LOAD_CLASS",
+        0x03 => "UNLOAD_CLASS",
+        STACK_FRAME => "STACK_FRAME",
+        STACK_TRACE => "STACK_TRACE",
+        0x06 => "ALLOC_SITES",
+        0x07 => "HEAP_SUMMARY",
+        START_THREAD => "START_THREAD",
+        0x0B => "END_THREAD",
+        HEAP_DUMP => "HEAP_DUMP",
+        0x0D => "CPU_SAMPLES",
+        0x0E => "CONTROL_SETTINGS",
+        HEAP_DUMP_SEGMENT => "HEAP_DUMP_SEGMENT",
+        HEAP_DUMP_END => "HEAP_DUMP_END",
+        _ => "unknown",
+    }
+}
+
+pub(crate) fn sub_record_name(tag: u8) -> &'static str {
+    match tag {
+        ROOT_UNKNOWN => "ROOT_UNKNOWN",
+        ROOT_JNI_GLOBAL => "ROOT_JNI_GLOBAL",
+        ROOT_JNI_LOCAL => "ROOT_JNI_LOCAL",
+        ROOT_JAVA_FRAME => "ROOT_JAVA_FRAME",
+        ROOT_NATIVE_STACK => "ROOT_NATIVE_STACK",
+        ROOT_STICKY_CLASS => "ROOT_STICKY_CLASS",
+        ROOT_THREAD_BLOCK => "ROOT_THREAD_BLOCK",
+        ROOT_MONITOR_USED => "ROOT_MONITOR_USED",
+        ROOT_THREAD_OBJECT => "ROOT_THREAD_OBJECT",
+        CLASS_DUMP => "CLASS_DUMP",
+        INSTANCE_DUMP => "INSTANCE_DUMP",
+        OBJ_ARRAY_DUMP => "OBJECT_ARRAY_DUMP",
+        PRIM_ARRAY_DUMP => "PRIMITIVE_ARRAY_DUMP",
+        HEAP_DUMP_INFO => "HEAP_DUMP_INFO",
+        ROOT_INTERNED_STRING => "ROOT_INTERNED_STRING",
+        ROOT_FINALIZING => "ROOT_FINALIZING",
+        ROOT_DEBUGGER => "ROOT_DEBUGGER",
+        ROOT_REFERENCE_CLEANUP => "ROOT_REFERENCE_CLEANUP",
+        ROOT_VM_INTERNAL => "ROOT_VM_INTERNAL",
+        ROOT_JNI_MONITOR => "ROOT_JNI_MONITOR",
+        UNREACHABLE => "UNREACHABLE",
+        PRIM_ARRAY_NODATA => "PRIMITIVE_ARRAY_NODATA",
+        _ => "unknown",
+    }
+}
+
+/// Bytes of a value of basic type `t`; `None` for a byte that is no basic type.
+#[inline]
+pub(crate) fn type_size(t: u8, id_size: usize) -> Option<usize> {
+    match t {
+        T_OBJECT => Some(id_size),
+        4 | 8 => Some(1),
+        5 | 9 => Some(2),
+        6 | 10 => Some(4),
+        7 | 11 => Some(8),
+        _ => None,
+    }
+}
+
+/// The JVM's name of a primitive array class by element type (`[I`).
+pub(crate) fn primitive_array_descriptor(t: u8) -> Option<&'static str> {
+    Some(match t {
+        4 => "[Z",
+        5 => "[C",
+        6 => "[F",
+        7 => "[D",
+        8 => "[B",
+        9 => "[S",
+        10 => "[I",
+        11 => "[J",
+        _ => return None,
+    })
+}
+
+#[inline]
+pub(crate) fn id_at(bytes: &[u8], at: usize, id_size: usize) -> u64 {
+    if id_size == 8 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_be_bytes(b)
+    } else {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&bytes[at..at + 4]);
+        u32::from_be_bytes(b) as u64
+    }
+}
+
+#[inline]
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_be_bytes(b)
+}
+
+#[inline]
+fn u16_at(bytes: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([bytes[at], bytes[at + 1]])
+}
+
+/// JVM symbols (`UTF8` records), raw modified UTF-8 back to back.
+#[derive(Default)]
+pub(crate) struct Symbols {
+    spans: IdMap<u64, (usize, u32)>,
+    bytes: Vec<u8>,
+}
+
+impl Symbols {
+    pub(crate) fn get(&self, id: u64) -> Option<&[u8]> {
+        self.spans
+            .get(&id)
+            .map(|&(start, len)| &self.bytes[start..start + len as usize])
+    }
+
+    pub(crate) fn is(&self, id: u64, text: &[u8]) -> bool {
+        self.get(id) == Some(text)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+}
+
+/// An edge name before the graph's string table exists: field and static names are symbol
+/// ids, whose text may arrive after the records that use them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum NameKey {
+    Field(u64),
+    Static(u64),
+    Text(Box<str>),
+}
+
+pub(crate) const KEY_CLASS: u32 = 0;
+const KEY_SUPER: u32 = 1;
+const KEY_LOADER: u32 = 2;
+const KEY_SIGNERS: u32 = 3;
+const KEY_PROTECTION_DOMAIN: u32 = 4;
+
+pub(crate) struct NameKeys {
+    map: HashMap<NameKey, u32>,
+    pub(crate) list: Vec<NameKey>,
+}
+
+impl NameKeys {
+    fn new() -> NameKeys {
+        let mut keys = NameKeys {
+            map: HashMap::new(),
+            list: Vec::new(),
+        };
+        for (expected, text) in [
+            (KEY_CLASS, "<class>"),
+            (KEY_SUPER, "<super>"),
+            (KEY_LOADER, "<classloader>"),
+            (KEY_SIGNERS, "<signers>"),
+            (KEY_PROTECTION_DOMAIN, "<protection_domain>"),
+        ] {
+            let got = keys.key(NameKey::Text(text.into()));
+            debug_assert_eq!(got, expected);
+        }
+        keys
+    }
+
+    pub(crate) fn key(&mut self, key: NameKey) -> u32 {
+        if let Some(&k) = self.map.get(&key) {
+            return k;
+        }
+        let k = self.list.len() as u32;
+        self.list.push(key.clone());
+        self.map.insert(key, k);
+        k
+    }
+}
+
+/// How a class is named.
+#[derive(Clone, Debug)]
+pub(crate) enum ClassName {
+    /// Neither a `LOAD_CLASS` nor a synthetic name.
+    Unnamed,
+    /// A symbol id from `LOAD_CLASS` (internal form, `java/lang/String`).
+    Symbol(u64),
+    /// A name plateau gives (primitive array classes the dump never loads).
+    Text(String),
+}
+
+pub(crate) struct ClassDef {
+    pub(crate) id: u64,
+    pub(crate) name: ClassName,
+    /// The class object's node, `NONE` until its `CLASS_DUMP`.
+    pub(crate) node: u32,
+    pub(crate) super_id: u64,
+    /// The defining class loader's object id (0: the bootstrap loader).
+    pub(crate) loader: u64,
+    /// Own instance fields in descriptor order: (name symbol, basic type).
+    pub(crate) fields: Vec<(u64, u8)>,
+    pub(crate) static_refs: u32,
+    pub(crate) static_prim_bytes: u64,
+    /// The flattened layout (`Collected::layouts`), `NONE` until known.
+    pub(crate) layout: u32,
+    /// `class_dumps` when a layout was last found incomplete (retry only after more dumps).
+    layout_tried: u64,
+}
+
+impl ClassDef {
+    fn new(id: u64) -> ClassDef {
+        ClassDef {
+            id,
+            name: ClassName::Unnamed,
+            node: NONE,
+            super_id: 0,
+            loader: 0,
+            fields: Vec::new(),
+            static_refs: 0,
+            static_prim_bytes: 0,
+            layout: NONE,
+            layout_tried: u64::MAX,
+        }
+    }
+}
+
+/// A reference field at a fixed position of an instance's field bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RefField {
+    pub(crate) offset: u32,
+    pub(crate) name: u32,
+    /// `java.lang.ref.Reference.referent`.
+    pub(crate) weak: bool,
+}
+
+/// A class's instance fields with its superclasses', flattened.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Layout {
+    /// Field bytes of an instance as dumped (Σ field sizes, references id-sized).
+    pub(crate) bytes: u64,
+    pub(crate) refs: Vec<RefField>,
+    /// Where `java.lang.String.coder` is, for `String` itself.
+    pub(crate) coder: Option<u32>,
+    /// False when a superclass was never dumped: only the fields before it are known.
+    pub(crate) complete: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Root {
+    pub(crate) tag: u8,
+    pub(crate) obj: u64,
+    /// Thread serial for thread-bound roots.
+    pub(crate) thread: u32,
+    /// Frame index (Java frame, JNI local, JNI monitor) or stack-trace serial (thread
+    /// object); `NONE` when absent.
+    pub(crate) extra: u32,
+}
+
+pub(crate) struct Frame {
+    pub(crate) method: u64,
+    pub(crate) source: u64,
+    pub(crate) class_serial: u32,
+    pub(crate) line: i32,
+}
+
+pub(crate) struct Trace {
+    pub(crate) frames: Vec<u64>,
+}
+
+/// An instance whose class layout was unknown when it was read.
+pub(crate) struct Deferred {
+    pub(crate) node: u32,
+    pub(crate) class: u32,
+    pub(crate) start: usize,
+    pub(crate) len: u32,
+}
+
+/// Contents of short `byte[]`/`char[]` arrays: (node, start, len, element type).
+#[derive(Default)]
+pub(crate) struct ShortArrays {
+    pub(crate) index: Vec<(u32, u32, u8, u8)>,
+    pub(crate) bytes: Vec<u8>,
+}
+
+#[derive(Default)]
+pub(crate) struct NodeColumns {
+    pub(crate) kinds: Vec<NodeKind>,
+    pub(crate) ids: U64Column,
+    /// Index into `Collected::classes`; `NONE` for class objects (set to `java.lang.Class`
+    /// later).
+    pub(crate) classes: Vec<u32>,
+    /// Instances: field byte count; arrays: length; class objects: 0.
+    pub(crate) raw: U64Column,
+    pub(crate) first_edge: Vec<u32>,
+}
+
+#[derive(Default)]
+pub(crate) struct EdgeColumns {
+    pub(crate) kinds: Vec<EdgeKind>,
+    /// A `NameKeys` index, or the element index for element edges.
+    pub(crate) names: Vec<u32>,
+    /// Raw object ids, encoded by [`encode_id`].
+    pub(crate) targets: U64Column,
+}
+
+/// Object ids in the target column: 8-byte ids are 8-aligned addresses, rotated so the
+/// column stays 4 bytes a value for heaps below 32 GB (unaligned ids just widen it).
+#[inline]
+pub(crate) fn encode_id(id: u64, id_size: usize) -> u64 {
+    if id_size == 8 {
+        id.rotate_right(3)
+    } else {
+        id
+    }
+}
+
+#[inline]
+pub(crate) fn decode_id(v: u64, id_size: usize) -> u64 {
+    if id_size == 8 {
+        v.rotate_left(3)
+    } else {
+        v
+    }
+}
+
+/// Everything the streaming pass collects.
+pub(crate) struct Collected {
+    pub(crate) id_size: usize,
+    pub(crate) version: String,
+    pub(crate) timestamp_ms: u64,
+    pub(crate) symbols: Symbols,
+    pub(crate) classes: Vec<ClassDef>,
+    pub(crate) class_by_id: IdMap<u64, u32>,
+    pub(crate) class_by_serial: IdMap<u32, u64>,
+    pub(crate) layouts: Vec<Layout>,
+    pub(crate) frames: IdMap<u64, Frame>,
+    pub(crate) traces: IdMap<u32, Trace>,
+    /// `START_THREAD` names by thread serial (old writers only).
+    pub(crate) thread_names: IdMap<u32, u64>,
+    pub(crate) nodes: NodeColumns,
+    pub(crate) edges: EdgeColumns,
+    pub(crate) keys: NameKeys,
+    pub(crate) roots: Vec<Root>,
+    pub(crate) deferred: Vec<Deferred>,
+    pub(crate) deferred_bytes: Vec<u8>,
+    /// `java.lang.String` nodes whose coder says UTF-16.
+    pub(crate) utf16: Vec<u32>,
+    pub(crate) short: ShortArrays,
+    /// Primitive array classes by element type.
+    pub(crate) prim_classes: [u32; 12],
+    pub(crate) compressed_refs: bool,
+    /// GCD of address gaps (0 until two objects were seen; stops at 8 or below).
+    pub(crate) gcd: u64,
+    pub(crate) instances: u64,
+    pub(crate) object_arrays: u64,
+    pub(crate) primitive_arrays: u64,
+    pub(crate) class_dumps: u64,
+    pub(crate) duplicate_class_dumps: u64,
+    pub(crate) load_class_records: u64,
+    pub(crate) duplicate_load_class: u64,
+    pub(crate) symbol_records: u64,
+    pub(crate) heap_dump_records: u64,
+    pub(crate) heap_dump_end: bool,
+    pub(crate) root_counts: Vec<(u8, u64)>,
+    /// Android heaps: (name symbol, objects).
+    pub(crate) heaps: Vec<(u64, u64)>,
+    pub(crate) layout_mismatches: u64,
+    pub(crate) bytes_read: u64,
+}
+
+/// Why reading stopped inside a record.
+pub(crate) enum Stop {
+    /// The input ended.
+    Eof,
+    Fatal(FormatError),
+}
+
+impl From<FormatError> for Stop {
+    fn from(e: FormatError) -> Stop {
+        Stop::Fatal(e)
+    }
+}
+
+struct Reader<'a> {
+    input: Input<'a>,
+    c: Collected,
+    id: usize,
+    class_edges: bool,
+    /// The record being read: tag and offset.
+    rec: (u8, u64),
+    /// The sub-record being read inside a heap dump record.
+    sub: Option<(u8, u64)>,
+    /// Offset just past the heap dump record being read.
+    rec_end: u64,
+    last_class: (u64, u32),
+    prev_obj_array: (u64, u64),
+    prev_id: u64,
+    current_heap: Option<usize>,
+    unknown_tags: Vec<(u8, u64)>,
+    saw_plain_heap_dump: bool,
+}
+
+/// Reads the header and every record.
+pub(crate) fn collect(
+    input: Input<'_>,
+    options: &HprofOptions,
+    warnings: &mut Vec<String>,
+) -> Result<Collected, FormatError> {
+    let mut r = Reader {
+        input,
+        c: Collected {
+            id_size: 8,
+            version: String::new(),
+            timestamp_ms: 0,
+            symbols: Symbols::default(),
+            classes: Vec::new(),
+            class_by_id: IdMap::default(),
+            class_by_serial: IdMap::default(),
+            layouts: Vec::new(),
+            frames: IdMap::default(),
+            traces: IdMap::default(),
+            thread_names: IdMap::default(),
+            nodes: NodeColumns::default(),
+            edges: EdgeColumns::default(),
+            keys: NameKeys::new(),
+            roots: Vec::new(),
+            deferred: Vec::new(),
+            deferred_bytes: Vec::new(),
+            utf16: Vec::new(),
+            short: ShortArrays::default(),
+            prim_classes: [NONE; 12],
+            compressed_refs: false,
+            gcd: 0,
+            instances: 0,
+            object_arrays: 0,
+            primitive_arrays: 0,
+            class_dumps: 0,
+            duplicate_class_dumps: 0,
+            load_class_records: 0,
+            duplicate_load_class: 0,
+            symbol_records: 0,
+            heap_dump_records: 0,
+            heap_dump_end: false,
+            root_counts: Vec::new(),
+            heaps: Vec::new(),
+            layout_mismatches: 0,
+            bytes_read: 0,
+        },
+        id: 8,
+        class_edges: options.class_edges,
+        rec: (0, 0),
+        sub: None,
+        rec_end: 0,
+        last_class: (0, NONE),
+        prev_obj_array: (0, 0),
+        prev_id: 0,
+        current_heap: None,
+        unknown_tags: Vec::new(),
+        saw_plain_heap_dump: false,
+    };
+    r.header()?;
+    r.records(warnings)?;
+    if r.input.cut_short() {
+        warnings.push(format!(
+            "the compressed stream ends early (after {} bytes of HPROF)",
+            r.input.offset()
+        ));
+    }
+    for (tag, count) in &r.unknown_tags {
+        warnings.push(format!(
+            "skipped {count} record(s) of unknown tag 0x{tag:02x} (by their length)"
+        ));
+    }
+    r.input.finish_progress();
+    r.c.bytes_read = r.input.offset();
+    if r.c.edges.kinds.len() >= (u32::MAX - (1 << 20)) as usize {
+        return Err(FormatError::TooLarge(format!(
+            "{} references: beyond plateau's 32-bit edge ids",
+            r.c.edges.kinds.len()
+        )));
+    }
+    if r.c.heap_dump_records == 0 {
+        return Err(FormatError::Inconsistent(
+            "the HPROF file has no HEAP_DUMP (0x0c) or HEAP_DUMP_SEGMENT (0x1c) record: \
+             it holds no heap (a CPU or allocation profile?)"
+                .into(),
+        ));
+    }
+    Ok(r.c)
+}
+
+impl Reader<'_> {
+    fn header(&mut self) -> Result<(), FormatError> {
+        const MAGIC: &[u8] = b"JAVA PROFILE ";
+        // The version string is NUL-terminated; real ones are 18 bytes.
+        self.input.fill(64)?;
+        let bytes = self.input.bytes();
+        if bytes.is_empty() {
+            return Err(FormatError::Truncated {
+                offset: 0,
+                context: "the HPROF header (the input is empty)".into(),
+            });
+        }
+        let head = &bytes[..bytes.len().min(MAGIC.len())];
+        if head != &MAGIC[..head.len()] || bytes.len() < MAGIC.len() {
+            if head == &MAGIC[..head.len()] {
+                return Err(FormatError::Truncated {
+                    offset: bytes.len() as u64,
+                    context: "the HPROF header".into(),
+                });
+            }
+            let shown: String = bytes
+                .iter()
+                .take(16)
+                .map(|&b| {
+                    if b.is_ascii_graphic() || b == b' ' {
+                        b as char
+                    } else {
+                        '.'
+                    }
+                })
+                .collect();
+            return Err(FormatError::Syntax {
+                offset: 0,
+                context: "the HPROF header".into(),
+                expected: "\"JAVA PROFILE 1.0.x\" followed by a NUL byte".into(),
+                found: format!("{shown:?}"),
+            });
+        }
+        let Some(nul) = bytes.iter().position(|&b| b == 0) else {
+            if bytes.len() < 64 {
+                return Err(FormatError::Truncated {
+                    offset: bytes.len() as u64,
+                    context: "the HPROF header's version string".into(),
+                });
+            }
+            return Err(FormatError::Syntax {
+                offset: 0,
+                context: "the HPROF header".into(),
+                expected: "a NUL byte ending \"JAVA PROFILE 1.0.x\" within 64 bytes".into(),
+                found: "none".into(),
+            });
+        };
+        let version = String::from_utf8_lossy(&bytes[MAGIC.len()..nul]).into_owned();
+        self.input.consume(nul + 1);
+        let at = self.input.offset();
+        if !self.input.fill(12)? {
+            return Err(FormatError::Truncated {
+                offset: self.input.offset() + self.input.available() as u64,
+                context: "the HPROF header (id size and timestamp)".into(),
+            });
+        }
+        let b = self.input.bytes();
+        let id_size = u32_at(b, 0);
+        let ts = ((u32_at(b, 4) as u64) << 32) | u32_at(b, 8) as u64;
+        if id_size != 4 && id_size != 8 {
+            return Err(FormatError::Field {
+                what: "the HPROF header".into(),
+                offset: at,
+                field: "id_size".into(),
+                value: id_size as u64,
+                problem: "is not 4 or 8 (bytes per object id)".into(),
+            });
+        }
+        self.input.consume(12);
+        self.id = id_size as usize;
+        self.c.id_size = self.id;
+        self.c.version = version;
+        self.c.timestamp_ms = ts;
+        Ok(())
+    }
+
+    fn rec_context(&self) -> String {
+        let (tag, off) = self.rec;
+        format!("{} (0x{tag:02x}) record at byte {off}", record_name(tag))
+    }
+
+    fn context(&self) -> String {
+        match self.sub {
+            Some((tag, off)) => format!(
+                "{} (0x{tag:02x}) sub-record at byte {off} of {}",
+                sub_record_name(tag),
+                self.rec_context()
+            ),
+            None => self.rec_context(),
+        }
+    }
+
+    fn records(&mut self, warnings: &mut Vec<String>) -> Result<(), FormatError> {
+        let mut heap_started = false;
+        loop {
+            let off = self.input.offset();
+            if !self.input.fill(9)? {
+                let left = self.input.available();
+                if left == 0 {
+                    break;
+                }
+                if heap_started {
+                    warnings.push(format!(
+                        "the dump ends at byte {} inside a record header at byte {off}",
+                        off + left as u64
+                    ));
+                    self.input.consume(left);
+                    return Ok(());
+                }
+                return Err(FormatError::Truncated {
+                    offset: off + left as u64,
+                    context: format!(
+                        "the record header at byte {off} (9 bytes: tag, time, length)"
+                    ),
+                });
+            }
+            let b = self.input.bytes();
+            let tag = b[0];
+            let len = u32_at(b, 5) as u64;
+            self.input.consume(9);
+            self.rec = (tag, off);
+            self.sub = None;
+            if tag == HEAP_DUMP || tag == HEAP_DUMP_SEGMENT {
+                heap_started = true;
+            }
+            match self.record(tag, len, warnings) {
+                Ok(()) => {}
+                Err(Stop::Fatal(e)) => return Err(e),
+                Err(Stop::Eof) => {
+                    let at = self.input.offset() + self.input.available() as u64;
+                    if heap_started {
+                        let objects = self.c.nodes.kinds.len();
+                        warnings.push(format!(
+                            "the dump ends at byte {at} inside {} (the record says it runs to \
+                             byte {}): the graph holds the {objects} objects read before it",
+                            self.context(),
+                            off + 9 + len
+                        ));
+                        return Ok(());
+                    }
+                    return Err(FormatError::Truncated {
+                        offset: at,
+                        context: self.context(),
+                    });
+                }
+            }
+        }
+        if self.c.heap_dump_records > 0
+            && !self.c.heap_dump_end
+            && self.c.version.as_str() != "1.0.1"
+            && self.saw_segments()
+        {
+            warnings.push(
+                "no HEAP_DUMP_END record after the heap dump segments: the dump may be incomplete"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    fn saw_segments(&self) -> bool {
+        self.c.heap_dump_records > 0 && !self.saw_plain_heap_dump
+    }
+
+    /// Reads one record's body of `len` bytes.
+    fn record(&mut self, tag: u8, len: u64, warnings: &mut Vec<String>) -> Result<(), Stop> {
+        let id = self.id;
+        match tag {
+            UTF8 => {
+                if len < id as u64 {
+                    return Err(self.bad_length(len, &format!("at least {id} bytes (an id)")));
+                }
+                self.need_top(id)?;
+                let sym = id_at(self.input.bytes(), 0, id);
+                self.input.consume(id);
+                let text_len = len - id as u64;
+                let start = self.c.symbols.bytes.len();
+                let got = self.input.read_into(text_len, &mut self.c.symbols.bytes)?;
+                if got < text_len {
+                    self.c.symbols.bytes.truncate(start);
+                    return Err(Stop::Eof);
+                }
+                if text_len <= u32::MAX as u64 {
+                    self.c
+                        .symbols
+                        .spans
+                        .entry(sym)
+                        .or_insert((start, text_len as u32));
+                }
+                self.c.symbol_records += 1;
+            }
+            LOAD_CLASS => {
+                let expect = 8 + 2 * id as u64;
+                if len != expect {
+                    return Err(self.bad_length(len, &format!("{expect} bytes ({id}-byte ids)")));
+                }
+                self.need_top(expect as usize)?;
+                let b = self.input.bytes();
+                let serial = u32_at(b, 0);
+                let class_id = id_at(b, 4, id);
+                let name = id_at(b, 8 + id, id);
+                self.input.consume(expect as usize);
+                self.c.load_class_records += 1;
+                let c = self.class_index(class_id);
+                let class = &mut self.c.classes[c as usize];
+                match class.name {
+                    ClassName::Symbol(_) => self.c.duplicate_load_class += 1,
+                    _ => class.name = ClassName::Symbol(name),
+                }
+                self.c.class_by_serial.insert(serial, class_id);
+                if let Some(text) = self.c.symbols.get(name) {
+                    if let Some(t) = (4..=11)
+                        .find(|&t| primitive_array_descriptor(t).map(str::as_bytes) == Some(text))
+                    {
+                        if self.c.prim_classes[t as usize] == NONE {
+                            self.c.prim_classes[t as usize] = c;
+                        }
+                    }
+                }
+            }
+            STACK_FRAME => {
+                let expect = 8 + 4 * id as u64;
+                if len != expect {
+                    return Err(self.bad_length(len, &format!("{expect} bytes ({id}-byte ids)")));
+                }
+                self.need_top(expect as usize)?;
+                let b = self.input.bytes();
+                let frame = id_at(b, 0, id);
+                let f = Frame {
+                    method: id_at(b, id, id),
+                    source: id_at(b, 3 * id, id),
+                    class_serial: u32_at(b, 4 * id),
+                    line: u32_at(b, 4 * id + 4) as i32,
+                };
+                self.input.consume(expect as usize);
+                self.c.frames.insert(frame, f);
+            }
+            STACK_TRACE => {
+                if len < 12 {
+                    return Err(self.bad_length(len, "at least 12 bytes"));
+                }
+                self.need_top(12)?;
+                let b = self.input.bytes();
+                let serial = u32_at(b, 0);
+                let n = u32_at(b, 8) as u64;
+                if len != 12 + n * id as u64 {
+                    return Err(self.bad_length(
+                        len,
+                        &format!(
+                            "{} bytes for {n} frames of {id}-byte ids",
+                            12 + n * id as u64
+                        ),
+                    ));
+                }
+                self.input.consume(12);
+                let mut frames = Vec::with_capacity((n as usize).min(1 << 16));
+                for _ in 0..n {
+                    self.need_top(id)?;
+                    frames.push(id_at(self.input.bytes(), 0, id));
+                    self.input.consume(id);
+                }
+                self.c.traces.insert(serial, Trace { frames });
+            }
+            START_THREAD => {
+                let expect = 12 + 4 * id as u64;
+                if len != expect {
+                    return Err(self.bad_length(len, &format!("{expect} bytes ({id}-byte ids)")));
+                }
+                self.need_top(expect as usize)?;
+                let b = self.input.bytes();
+                let serial = u32_at(b, 0);
+                let name = id_at(b, 8 + id, id);
+                self.input.consume(expect as usize);
+                self.c.thread_names.insert(serial, name);
+            }
+            HEAP_DUMP | HEAP_DUMP_SEGMENT => {
+                if tag == HEAP_DUMP {
+                    self.saw_plain_heap_dump = true;
+                }
+                self.c.heap_dump_records += 1;
+                // Android resets the heap at each segment.
+                self.current_heap = None;
+                self.rec_end = self.input.offset() + len;
+                self.heap_dump()?;
+                self.sub = None;
+            }
+            HEAP_DUMP_END => {
+                self.c.heap_dump_end = true;
+                if len > 0 {
+                    warnings.push(format!(
+                        "HEAP_DUMP_END (0x2c) record at byte {} has a {len}-byte body (expected none): skipped",
+                        self.rec.1
+                    ));
+                    self.skip_top(len)?;
+                }
+            }
+            0x03 | 0x06 | 0x07 | 0x0B | 0x0D | 0x0E => self.skip_top(len)?,
+            _ => {
+                match self.unknown_tags.iter_mut().find(|(t, _)| *t == tag) {
+                    Some((_, count)) => *count += 1,
+                    None => self.unknown_tags.push((tag, 1)),
+                }
+                self.skip_top(len)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn bad_length(&self, len: u64, expected: &str) -> Stop {
+        Stop::Fatal(FormatError::Syntax {
+            offset: self.rec.1 + 5,
+            context: self.rec_context(),
+            expected: format!("a body of {expected}"),
+            found: format!(
+                "a length of {len} bytes (is the id size {} in the header right?)",
+                self.id
+            ),
+        })
+    }
+
+    /// `n` contiguous bytes inside a top-level record (whose length was checked).
+    #[inline]
+    fn need_top(&mut self, n: usize) -> Result<(), Stop> {
+        if self.input.fill(n)? {
+            Ok(())
+        } else {
+            Err(Stop::Eof)
+        }
+    }
+
+    fn skip_top(&mut self, len: u64) -> Result<(), Stop> {
+        if self.input.skip(len)? < len {
+            return Err(Stop::Eof);
+        }
+        Ok(())
+    }
+
+    /// `n` contiguous bytes of the current sub-record, which must lie inside its record.
+    #[inline]
+    fn need(&mut self, n: usize, what: &str) -> Result<(), Stop> {
+        let at = self.input.offset();
+        if at + n as u64 > self.rec_end {
+            return Err(self.overrun(n as u64, what));
+        }
+        if self.input.fill(n)? {
+            Ok(())
+        } else {
+            Err(Stop::Eof)
+        }
+    }
+
+    #[cold]
+    fn overrun(&self, n: u64, what: &str) -> Stop {
+        let at = self.input.offset();
+        Stop::Fatal(FormatError::Syntax {
+            offset: at,
+            context: self.context(),
+            expected: format!("{n} bytes of {what}"),
+            found: format!(
+                "only {} left in the record, which ends at byte {}",
+                self.rec_end.saturating_sub(at),
+                self.rec_end
+            ),
+        })
+    }
+
+    #[cold]
+    fn bad_type(&self, offset: u64, t: u8, what: &str) -> Stop {
+        Stop::Fatal(FormatError::Syntax {
+            offset,
+            context: self.context(),
+            expected: format!(
+                "a basic type for {what} (2 object, 4 boolean, 5 char, 6 float, 7 double, 8 byte, \
+                 9 short, 10 int, 11 long)"
+            ),
+            found: t.to_string(),
+        })
+    }
+
+    fn class_index(&mut self, class_id: u64) -> u32 {
+        if let Some(&c) = self.c.class_by_id.get(&class_id) {
+            return c;
+        }
+        let c = self.c.classes.len() as u32;
+        self.c.classes.push(ClassDef::new(class_id));
+        self.c.class_by_id.insert(class_id, c);
+        c
+    }
+
+    #[inline]
+    fn class_of_instance(&mut self, class_id: u64) -> u32 {
+        if self.last_class.0 == class_id && self.last_class.1 != NONE {
+            return self.last_class.1;
+        }
+        let c = self.class_index(class_id);
+        self.last_class = (class_id, c);
+        c
+    }
+
+    fn prim_class(&mut self, t: u8) -> u32 {
+        let c = self.c.prim_classes[t as usize];
+        if c != NONE {
+            return c;
+        }
+        // The dump never loaded this array class: a class of plateau's own (no object).
+        let c = self.c.classes.len() as u32;
+        let mut def = ClassDef::new(0);
+        def.name = ClassName::Text(super::names::java_class_name(
+            primitive_array_descriptor(t).unwrap_or("[?"),
+        ));
+        self.c.classes.push(def);
+        self.c.prim_classes[t as usize] = c;
+        c
+    }
+
+    fn new_node(&mut self, kind: NodeKind, id: u64, class: u32, raw: u64) -> Result<u32, Stop> {
+        let nodes = &mut self.c.nodes;
+        let n = nodes.kinds.len();
+        // Room for the synthetic root and root groups added at the end.
+        if n + 1024 >= MAX_NODES || self.c.edges.kinds.len() >= (u32::MAX - (1 << 20)) as usize {
+            return Err(Stop::Fatal(FormatError::TooLarge(format!(
+                "more than {} objects or 2^32 references at byte {}: beyond plateau's 32-bit node \
+                 and edge ids",
+                MAX_NODES - 1024,
+                self.input.offset()
+            ))));
+        }
+        nodes.kinds.push(kind);
+        nodes.ids.push(id);
+        nodes.classes.push(class);
+        nodes.raw.push(raw);
+        nodes.first_edge.push(self.c.edges.kinds.len() as u32);
+        // Alignment is clamped to 8..=256: once the GCD is down to 8 it can stop.
+        if self.c.gcd != 8 {
+            let gap = id.abs_diff(self.prev_id);
+            if self.prev_id != 0 && id != 0 && gap != 0 {
+                self.c.gcd = gcd(self.c.gcd, gap);
+                if self.c.gcd < 8 {
+                    self.c.gcd = 8;
+                }
+            }
+        }
+        self.prev_id = id;
+        if let Some(h) = self.current_heap {
+            self.c.heaps[h].1 += 1;
+        }
+        Ok(n as u32)
+    }
+
+    #[inline]
+    fn edge(&mut self, kind: EdgeKind, name: u32, target: u64) {
+        let e = &mut self.c.edges;
+        e.kinds.push(kind);
+        e.names.push(name);
+        e.targets.push(encode_id(target, self.id));
+    }
+
+    /// Undoes a sub-record that the input cut short: nodes and edges back to `mark`.
+    fn rollback(&mut self, mark: (usize, usize)) {
+        let (n, e) = mark;
+        let nodes = &mut self.c.nodes;
+        nodes.kinds.truncate(n);
+        truncate_column(&mut nodes.ids, n);
+        nodes.classes.truncate(n);
+        truncate_column(&mut nodes.raw, n);
+        nodes.first_edge.truncate(n);
+        let edges = &mut self.c.edges;
+        edges.kinds.truncate(e);
+        edges.names.truncate(e);
+        truncate_column(&mut edges.targets, e);
+    }
+
+    fn heap_dump(&mut self) -> Result<(), Stop> {
+        let id = self.id;
+        while self.input.offset() < self.rec_end {
+            let sub_off = self.input.offset();
+            self.sub = None;
+            if !self.input.fill(1)? {
+                return Err(Stop::Eof);
+            }
+            let tag = self.input.bytes()[0];
+            self.sub = Some((tag, sub_off));
+            self.input.consume(1);
+            let mark = (self.c.nodes.kinds.len(), self.c.edges.kinds.len());
+            let result = match tag {
+                INSTANCE_DUMP => self.instance_dump(),
+                OBJ_ARRAY_DUMP => self.object_array_dump(),
+                PRIM_ARRAY_DUMP | PRIM_ARRAY_NODATA => self.primitive_array_dump(tag),
+                CLASS_DUMP => self.class_dump(),
+                ROOT_UNKNOWN
+                | ROOT_STICKY_CLASS
+                | ROOT_MONITOR_USED
+                | ROOT_INTERNED_STRING
+                | ROOT_FINALIZING
+                | ROOT_DEBUGGER
+                | ROOT_REFERENCE_CLEANUP
+                | ROOT_VM_INTERNAL
+                | UNREACHABLE => self.root(tag, 0, false, false),
+                ROOT_JNI_GLOBAL => self.root(tag, id, false, false),
+                ROOT_JNI_LOCAL | ROOT_JAVA_FRAME | ROOT_JNI_MONITOR => {
+                    self.root(tag, 0, true, true)
+                }
+                ROOT_NATIVE_STACK | ROOT_THREAD_BLOCK => self.root(tag, 0, true, false),
+                ROOT_THREAD_OBJECT => self.root(tag, 0, true, true),
+                HEAP_DUMP_INFO => self.heap_dump_info(),
+                _ => {
+                    return Err(Stop::Fatal(FormatError::Syntax {
+                        offset: sub_off,
+                        context: self.rec_context(),
+                        expected: "a heap-dump sub-record tag (0x01-0x08, 0x20-0x23, 0x89-0x8e, \
+                                   0x90, 0xc3, 0xfe or 0xff)"
+                            .into(),
+                        found: format!("0x{tag:02x}"),
+                    }))
+                }
+            };
+            if let Err(stop) = result {
+                if matches!(stop, Stop::Eof) {
+                    self.rollback(mark);
+                }
+                return Err(stop);
+            }
+        }
+        Ok(())
+    }
+
+    /// A root: the object id, then (`skip` bytes), a thread serial and a frame index /
+    /// trace serial when the layout has them.
+    fn root(&mut self, tag: u8, skip: usize, thread: bool, extra: bool) -> Result<(), Stop> {
+        let id = self.id;
+        let len = id + skip + if thread { 4 } else { 0 } + if extra { 4 } else { 0 };
+        self.need(len, "root fields")?;
+        let b = self.input.bytes();
+        let obj = id_at(b, 0, id);
+        let thread_serial = if thread { u32_at(b, id + skip) } else { 0 };
+        let extra_value = if extra {
+            u32_at(b, id + skip + 4)
+        } else {
+            NONE
+        };
+        self.input.consume(len);
+        self.c.roots.push(Root {
+            tag,
+            obj,
+            thread: thread_serial,
+            extra: extra_value,
+        });
+        match self.c.root_counts.iter_mut().find(|(t, _)| *t == tag) {
+            Some((_, count)) => *count += 1,
+            None => self.c.root_counts.push((tag, 1)),
+        }
+        Ok(())
+    }
+
+    fn heap_dump_info(&mut self) -> Result<(), Stop> {
+        let id = self.id;
+        self.need(4 + id, "heap id and name")?;
+        let name = id_at(self.input.bytes(), 4, id);
+        self.input.consume(4 + id);
+        let h = match self.c.heaps.iter().position(|(n, _)| *n == name) {
+            Some(h) => h,
+            None => {
+                self.c.heaps.push((name, 0));
+                self.c.heaps.len() - 1
+            }
+        };
+        self.current_heap = Some(h);
+        Ok(())
+    }
+
+    fn class_dump(&mut self) -> Result<(), Stop> {
+        let id = self.id;
+        let fixed = 7 * id + 8;
+        self.need(fixed, "class header")?;
+        let b = self.input.bytes();
+        let class_id = id_at(b, 0, id);
+        let super_id = id_at(b, id + 4, id);
+        let loader = id_at(b, 2 * id + 4, id);
+        let signers = id_at(b, 3 * id + 4, id);
+        let domain = id_at(b, 4 * id + 4, id);
+        self.input.consume(fixed);
+
+        // Constant pool: skipped (HotSpot writes none; values are never references to keep).
+        self.need(2, "constant pool count")?;
+        let n_cp = u16_at(self.input.bytes(), 0);
+        self.input.consume(2);
+        for _ in 0..n_cp {
+            let at = self.input.offset();
+            self.need(3, "constant pool entry")?;
+            let t = self.input.bytes()[2];
+            self.input.consume(3);
+            let size = type_size(t, id).ok_or_else(|| self.bad_type(at + 2, t, "a constant"))?;
+            self.need(size, "constant pool value")?;
+            self.input.consume(size);
+        }
+
+        self.need(2, "static field count")?;
+        let n_static = u16_at(self.input.bytes(), 0);
+        self.input.consume(2);
+        let mut static_refs: Vec<(u64, u64)> = Vec::new();
+        let mut ref_count = 0u32;
+        let mut prim_bytes = 0u64;
+        for _ in 0..n_static {
+            let at = self.input.offset();
+            self.need(id + 1, "static field")?;
+            let b = self.input.bytes();
+            let name = id_at(b, 0, id);
+            let t = b[id];
+            self.input.consume(id + 1);
+            let size = type_size(t, id)
+                .ok_or_else(|| self.bad_type(at + id as u64, t, "a static field"))?;
+            self.need(size, "static field value")?;
+            if t == T_OBJECT {
+                ref_count += 1;
+                let value = id_at(self.input.bytes(), 0, id);
+                if value != 0 {
+                    static_refs.push((name, value));
+                }
+            } else {
+                prim_bytes += size as u64;
+            }
+            self.input.consume(size);
+        }
+
+        self.need(2, "instance field count")?;
+        let n_fields = u16_at(self.input.bytes(), 0);
+        self.input.consume(2);
+        let mut fields = Vec::with_capacity(n_fields as usize);
+        for _ in 0..n_fields {
+            let at = self.input.offset();
+            self.need(id + 1, "instance field descriptor")?;
+            let b = self.input.bytes();
+            let name = id_at(b, 0, id);
+            let t = b[id];
+            self.input.consume(id + 1);
+            type_size(t, id)
+                .ok_or_else(|| self.bad_type(at + id as u64, t, "an instance field"))?;
+            fields.push((name, t));
+        }
+
+        let c = self.class_index(class_id);
+        if self.c.classes[c as usize].node != NONE {
+            self.c.duplicate_class_dumps += 1;
+            return Ok(());
+        }
+        let node = self.new_node(NodeKind::Object, class_id, NONE, 0)?;
+        {
+            let def = &mut self.c.classes[c as usize];
+            def.node = node;
+            def.super_id = super_id;
+            def.loader = loader;
+            def.fields = fields;
+            def.static_refs = ref_count;
+            def.static_prim_bytes = prim_bytes;
+        }
+        self.c.class_dumps += 1;
+        for (key, target) in [
+            (KEY_SUPER, super_id),
+            (KEY_LOADER, loader),
+            (KEY_SIGNERS, signers),
+            (KEY_PROTECTION_DOMAIN, domain),
+        ] {
+            if target != 0 {
+                self.edge(EdgeKind::Internal, key, target);
+            }
+        }
+        for (name, target) in static_refs {
+            let key = self.c.keys.key(NameKey::Static(name));
+            self.edge(EdgeKind::Property, key, target);
+        }
+        Ok(())
+    }
+
+    fn instance_dump(&mut self) -> Result<(), Stop> {
+        let id = self.id;
+        let fixed = 2 * id + 8;
+        self.need(fixed, "instance header")?;
+        let b = self.input.bytes();
+        let obj = id_at(b, 0, id);
+        let class_id = id_at(b, id + 4, id);
+        let n = u32_at(b, 2 * id + 4) as usize;
+        self.input.consume(fixed);
+        self.need(n, "instance field values")?;
+        let c = self.class_of_instance(class_id);
+        let node = self.new_node(NodeKind::Object, obj, c, n as u64)?;
+        self.c.instances += 1;
+        if self.class_edges {
+            self.edge(EdgeKind::Internal, KEY_CLASS, class_id);
+        }
+        match self.layout(c) {
+            Some(l) => {
+                let layout = &self.c.layouts[l as usize];
+                let bytes = &self.input.bytes()[..n];
+                if layout.bytes != n as u64 {
+                    self.c.layout_mismatches += 1;
+                }
+                let e = &mut self.c.edges;
+                for f in &layout.refs {
+                    let at = f.offset as usize;
+                    if at + id > n {
+                        break;
+                    }
+                    let target = id_at(bytes, at, id);
+                    if target != 0 {
+                        e.kinds.push(if f.weak {
+                            EdgeKind::Weak
+                        } else {
+                            EdgeKind::Property
+                        });
+                        e.names.push(f.name);
+                        e.targets.push(encode_id(target, id));
+                    }
+                }
+                if let Some(coder) = layout.coder {
+                    if (coder as usize) < n && bytes[coder as usize] == 1 {
+                        self.c.utf16.push(node);
+                    }
+                }
+            }
+            None => {
+                // The class (or a superclass) is dumped later: keep the bytes until then.
+                let start = self.c.deferred_bytes.len();
+                self.c
+                    .deferred_bytes
+                    .extend_from_slice(&self.input.bytes()[..n]);
+                self.c.deferred.push(Deferred {
+                    node,
+                    class: c,
+                    start,
+                    len: n as u32,
+                });
+            }
+        }
+        self.input.consume(n);
+        Ok(())
+    }
+
+    /// The layout of class `c` if it and all its superclasses have been dumped.
+    fn layout(&mut self, c: u32) -> Option<u32> {
+        let def = &self.c.classes[c as usize];
+        if def.layout != NONE {
+            return Some(def.layout);
+        }
+        if def.layout_tried == self.c.class_dumps {
+            return None;
+        }
+        let c_ = &mut self.c;
+        match compute_layout(
+            &c_.classes,
+            &c_.class_by_id,
+            &c_.symbols,
+            &mut c_.keys,
+            c_.id_size,
+            c,
+            false,
+        ) {
+            Some(layout) => {
+                let l = self.c.layouts.len() as u32;
+                self.c.layouts.push(layout);
+                self.c.classes[c as usize].layout = l;
+                Some(l)
+            }
+            None => {
+                self.c.classes[c as usize].layout_tried = self.c.class_dumps;
+                None
+            }
+        }
+    }
+
+    fn object_array_dump(&mut self) -> Result<(), Stop> {
+        let id = self.id;
+        let fixed = 2 * id + 8;
+        self.need(fixed, "object array header")?;
+        let b = self.input.bytes();
+        let obj = id_at(b, 0, id);
+        let len = u32_at(b, id + 4) as u64;
+        let class_id = id_at(b, id + 8, id);
+        self.input.consume(fixed);
+        let data = len * id as u64;
+        if self.input.offset() + data > self.rec_end {
+            return Err(self.overrun(data, "array elements"));
+        }
+        let c = self.class_of_instance(class_id);
+        self.new_node(NodeKind::Array, obj, c, len)?;
+        self.c.object_arrays += 1;
+        // MAT's compressed-oops test: an object array starting inside the previous one's
+        // extent with 8-byte references.
+        if id == 8 && !self.c.compressed_refs {
+            let (prev, prev_len) = self.prev_obj_array;
+            if prev != 0 && obj > prev && obj < prev.saturating_add(16 + 8 * prev_len) {
+                self.c.compressed_refs = true;
+            }
+            self.prev_obj_array = (obj, len);
+        }
+        if self.class_edges {
+            self.edge(EdgeKind::Internal, KEY_CLASS, class_id);
+        }
+        let mut index = 0u64;
+        while index < len {
+            let chunk = ((len - index) as usize).min(1 << 16);
+            if !self.input.fill(chunk * id)? {
+                return Err(Stop::Eof);
+            }
+            let bytes = self.input.bytes();
+            let e = &mut self.c.edges;
+            for k in 0..chunk {
+                let target = id_at(bytes, k * id, id);
+                if target != 0 {
+                    e.kinds.push(EdgeKind::Element);
+                    e.names.push((index + k as u64) as u32);
+                    e.targets.push(encode_id(target, id));
+                }
+            }
+            self.input.consume(chunk * id);
+            index += chunk as u64;
+        }
+        Ok(())
+    }
+
+    fn primitive_array_dump(&mut self, tag: u8) -> Result<(), Stop> {
+        let id = self.id;
+        let fixed = id + 9;
+        self.need(fixed, "primitive array header")?;
+        let b = self.input.bytes();
+        let obj = id_at(b, 0, id);
+        let len = u32_at(b, id + 4) as u64;
+        let t = b[id + 8];
+        let at = self.input.offset() + id as u64 + 8;
+        self.input.consume(fixed);
+        let elem = match type_size(t, id) {
+            Some(size) if t != T_OBJECT => size as u64,
+            _ => return Err(self.bad_type(at, t, "array elements")),
+        };
+        let data = if tag == PRIM_ARRAY_NODATA {
+            0
+        } else {
+            len * elem
+        };
+        if self.input.offset() + data > self.rec_end {
+            return Err(self.overrun(data, "array elements"));
+        }
+        let c = self.prim_class(t);
+        let node = self.new_node(NodeKind::Array, obj, c, len)?;
+        self.c.primitive_arrays += 1;
+        let short = &mut self.c.short;
+        if (t == T_BYTE || t == T_CHAR)
+            && data as usize <= SHORT_ARRAY_MAX
+            && short.bytes.len() + (data as usize) <= SHORT_STORE_LIMIT
+            && data > 0
+        {
+            if !self.input.fill(data as usize)? {
+                return Err(Stop::Eof);
+            }
+            let start = short.bytes.len() as u32;
+            short
+                .bytes
+                .extend_from_slice(&self.input.bytes()[..data as usize]);
+            short.index.push((node, start, data as u8, t));
+            self.input.consume(data as usize);
+        } else if self.input.skip(data)? < data {
+            return Err(Stop::Eof);
+        }
+        Ok(())
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+fn truncate_column(column: &mut U64Column, len: usize) {
+    match column {
+        U64Column::Narrow(v) => v.truncate(len),
+        U64Column::Wide(v) => v.truncate(len),
+    }
+}
+
+/// Flattens class `c`'s instance fields with its superclasses'. `None` while a superclass
+/// has not been dumped, unless `partial`: then the fields known before the gap.
+pub(crate) fn compute_layout(
+    classes: &[ClassDef],
+    class_by_id: &IdMap<u64, u32>,
+    symbols: &Symbols,
+    keys: &mut NameKeys,
+    id: usize,
+    class: u32,
+    partial: bool,
+) -> Option<Layout> {
+    let mut layout = Layout {
+        complete: true,
+        ..Layout::default()
+    };
+    let mut k = class;
+    let mut steps = 0;
+    loop {
+        let def = &classes[k as usize];
+        if def.node == NONE {
+            if !partial {
+                return None;
+            }
+            layout.complete = false;
+            break;
+        }
+        let declaring_reference = is_named(symbols, def, b"java/lang/ref/Reference");
+        let declaring_string = k == class && is_named(symbols, def, b"java/lang/String");
+        for &(name, t) in &def.fields {
+            let size = type_size(t, id).unwrap_or(0) as u64;
+            if t == T_OBJECT && layout.bytes <= u32::MAX as u64 {
+                layout.refs.push(RefField {
+                    offset: layout.bytes as u32,
+                    name: keys.key(NameKey::Field(name)),
+                    weak: declaring_reference && symbols.is(name, b"referent"),
+                });
+            }
+            if declaring_string && t == T_BYTE && symbols.is(name, b"coder") {
+                layout.coder = u32::try_from(layout.bytes).ok();
+            }
+            layout.bytes += size;
+        }
+        if def.super_id == 0 {
+            break;
+        }
+        steps += 1;
+        match class_by_id.get(&def.super_id) {
+            // A cycle of superclasses (corrupt input) ends the walk.
+            Some(&s) if steps <= classes.len() => k = s,
+            _ => {
+                if !partial {
+                    return None;
+                }
+                layout.complete = false;
+                break;
+            }
+        }
+    }
+    Some(layout)
+}
+
+fn is_named(symbols: &Symbols, def: &ClassDef, name: &[u8]) -> bool {
+    match def.name {
+        ClassName::Symbol(sym) => symbols.is(sym, name),
+        _ => false,
+    }
+}

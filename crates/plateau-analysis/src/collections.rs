@@ -1,6 +1,8 @@
 use std::collections::HashMap;
 
-use plateau_graph::{Dominators, EdgeKind, HeapGraph, NodeId, NodeKind, StrId};
+use plateau_graph::{
+    CollectionShape, Dominators, EdgeKind, HeapGraph, NodeId, NodeKind, StoredCollection, StrId,
+};
 
 use crate::names::{Name, NameTags, TopK};
 
@@ -10,6 +12,10 @@ pub enum CollectionKind {
     Map,
     Set,
     Array,
+    /// A Java `List` (`ArrayList`, `LinkedList`, `CopyOnWriteArrayList`...).
+    List,
+    /// A Java queue or deque (`ArrayDeque`, `PriorityQueue`, blocking queues).
+    Queue,
     /// A plain object used as a dictionary (many own properties).
     ObjectDictionary,
     /// The listener array of one event on an EventEmitter (`_events.<name>`).
@@ -22,6 +28,8 @@ impl CollectionKind {
             CollectionKind::Map => "map",
             CollectionKind::Set => "set",
             CollectionKind::Array => "array",
+            CollectionKind::List => "list",
+            CollectionKind::Queue => "queue",
             CollectionKind::ObjectDictionary => "object-dictionary",
             CollectionKind::Listeners => "listeners",
         }
@@ -40,6 +48,34 @@ pub struct Collection {
     pub length_exact: bool,
     /// For listener arrays, the event's name.
     pub event: Option<String>,
+    /// Slots of the backing array (hash buckets, list capacity), where the runtime says.
+    pub capacity: Option<u64>,
+}
+
+impl Collection {
+    /// Used slots of the backing array, 0..=1 (a map's load factor, a list's fill).
+    pub fn fill_ratio(&self) -> Option<f64> {
+        match self.capacity? {
+            0 => None,
+            c => Some(self.length as f64 / c as f64),
+        }
+    }
+
+    fn stored(s: &StoredCollection) -> Collection {
+        Collection {
+            node: s.node,
+            kind: match s.shape {
+                CollectionShape::Map => CollectionKind::Map,
+                CollectionShape::Set => CollectionKind::Set,
+                CollectionShape::List => CollectionKind::List,
+                CollectionShape::Queue => CollectionKind::Queue,
+            },
+            length: s.length,
+            length_exact: true,
+            event: None,
+            capacity: s.capacity,
+        }
+    }
 }
 
 /// Objects with at least this many own properties count as dictionaries.
@@ -47,6 +83,13 @@ const DICTIONARY_MIN_PROPERTIES: usize = 64;
 
 /// Every collection in the heap, in node order.
 pub fn find_collections(graph: &HeapGraph) -> Vec<Collection> {
+    if !graph.stored_collections().is_empty() {
+        return graph
+            .stored_collections()
+            .iter()
+            .map(Collection::stored)
+            .collect();
+    }
     let tags = NameTags::new(graph);
     let listeners = listener_arrays(graph, &tags);
     graph
@@ -60,6 +103,17 @@ pub fn find_collections(graph: &HeapGraph) -> Vec<Collection> {
 
 /// The `top` largest collections by retained size; only those are measured.
 pub fn largest_collections(graph: &HeapGraph, dom: &Dominators, top: usize) -> Vec<Collection> {
+    if !graph.stored_collections().is_empty() {
+        let mut largest = TopK::new(top);
+        for (i, s) in graph.stored_collections().iter().enumerate() {
+            largest.push(dom.retained_size(s.node), i);
+        }
+        return largest
+            .into_sorted()
+            .into_iter()
+            .map(|(_, i)| Collection::stored(&graph.stored_collections()[i]))
+            .collect();
+    }
     let tags = NameTags::new(graph);
     let listeners = listener_arrays(graph, &tags);
     let mut largest = TopK::new(top);
@@ -117,7 +171,10 @@ fn measure(
     let (length, length_exact) = match kind {
         CollectionKind::Map => table().map_or((0, false), |t| ordered_hash_entries(graph, t, 3)),
         CollectionKind::Set => table().map_or((0, false), |t| ordered_hash_entries(graph, t, 2)),
-        CollectionKind::Array | CollectionKind::Listeners => array_length(graph, node),
+        CollectionKind::Array
+        | CollectionKind::Listeners
+        | CollectionKind::List
+        | CollectionKind::Queue => array_length(graph, node),
         CollectionKind::ObjectDictionary => (own_properties(graph, tags, node) as u64, true),
     };
     Collection {
@@ -126,6 +183,7 @@ fn measure(
         length,
         length_exact,
         event: listeners.get(&node).cloned(),
+        capacity: None,
     }
 }
 

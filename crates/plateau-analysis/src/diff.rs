@@ -601,7 +601,7 @@ fn unit(kind: Option<CollectionKind>) -> &'static str {
         Some(CollectionKind::Map) => "entries",
         Some(CollectionKind::Set) => "members",
         Some(CollectionKind::Listeners) => "listeners",
-        Some(CollectionKind::Array) => "elements",
+        Some(CollectionKind::Array | CollectionKind::List | CollectionKind::Queue) => "elements",
         Some(CollectionKind::ObjectDictionary) => "properties",
         None => "objects",
     }

@@ -52,6 +52,25 @@ impl RetainerPath {
                     edge = format!(".get({key})");
                 }
             }
+            // A Java map's entry likewise: `TOKENS (java.util.HashMap) > .get("k")`, not
+            // `table > [12] (java.util.HashMap$Node) > next (...) > value`.
+            if edge == "value" && is_java_map_entry(graph.class_name_of(graph.edge_source(e))) {
+                let entry = graph.edge_source(e);
+                let entry_class = graph.class_name_of(entry).to_string();
+                let before = steps.len();
+                while steps.last().is_some_and(|s| s.class == entry_class) {
+                    steps.pop();
+                }
+                if steps.len() < before {
+                    if steps
+                        .last()
+                        .is_some_and(|s| s.edge == "table" || s.edge == "root")
+                    {
+                        steps.pop();
+                    }
+                    edge = format!(".get({})", java_key(graph, entry, redaction));
+                }
+            }
             let name = if kind.is_string() {
                 redaction.value(graph.name(target))
             } else {
@@ -65,6 +84,15 @@ impl RetainerPath {
                 name,
                 object_id: graph.object_id(target),
             });
+        }
+        // A class holds its static fields for as long as its loader lives: the path that
+        // matters starts at the class (`class TokenStore > static TOKENS`), not at the
+        // thread whose context loader happens to reach it first.
+        let from_class = steps
+            .windows(2)
+            .rposition(|w| w[0].class == "java.lang.Class" && w[1].edge.starts_with("static "));
+        if let Some(i) = from_class {
+            steps.drain(..i);
         }
         Some(RetainerPath { steps })
     }
@@ -135,6 +163,40 @@ fn map_key(graph: &HeapGraph, value_edge: EdgeId, redaction: Redaction) -> Optio
     })
 }
 
+/// Entry classes of the JDK's maps, whose `value` edge is the map's value.
+fn is_java_map_entry(class: &str) -> bool {
+    matches!(
+        class,
+        "java.util.HashMap$Node"
+            | "java.util.HashMap$TreeNode"
+            | "java.util.LinkedHashMap$Entry"
+            | "java.util.Hashtable$Entry"
+            | "java.util.TreeMap$Entry"
+            | "java.util.WeakHashMap$Entry"
+            | "java.util.concurrent.ConcurrentHashMap$Node"
+            | "java.util.concurrent.ConcurrentHashMap$TreeNode"
+    )
+}
+
+/// A Java map entry's key as code would write it: `"tok-1f"` for a string, the class name
+/// (`TokenStore$Key`) otherwise; the referent for a `WeakHashMap`.
+fn java_key(graph: &HeapGraph, entry: NodeId, redaction: Redaction) -> String {
+    let key = graph
+        .edges(entry)
+        .find(|&e| matches!(graph.edge_name(e), Some("key" | "referent")))
+        .map(|e| graph.edge_target(e));
+    match key {
+        Some(k) if graph.kind(k) == NodeKind::String => {
+            let value = redaction.value(graph.name(k));
+            let short: String = value.chars().take(40).collect();
+            let cut = if short.len() < value.len() { "…" } else { "" };
+            format!("\"{short}{cut}\"")
+        }
+        Some(k) => graph.class_name_of(k).to_string(),
+        None => "…".to_string(),
+    }
+}
+
 /// Appends a string node's text, up to `budget` characters: flat strings are their name,
 /// concatenated strings are their `first` and `second` parts. False for other nodes.
 fn string_value(graph: &HeapGraph, node: NodeId, budget: usize, out: &mut String) -> bool {
@@ -188,6 +250,13 @@ pub fn render_path(steps: &[PathStep]) -> String {
                 format!("{}{function} (closure)", step.edge)
             }
             kind if kind.is_string() => format!("{} (string)", step.edge),
+            // A Java class object, named by the class it is.
+            NodeKind::Object if step.class == "java.lang.Class" && first => {
+                format!("class {}", step.name)
+            }
+            NodeKind::Object if step.class == "java.lang.Class" => {
+                format!("{} (class {})", step.edge, step.name)
+            }
             // Closure scopes (`system / Context`) and other VM records read better bare.
             NodeKind::Object | NodeKind::Native | NodeKind::RegExp
                 if last

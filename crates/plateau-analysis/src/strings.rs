@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use plateau_graph::{HeapGraph, NodeId, NodeKind};
+use plateau_graph::{EdgeKind, HeapGraph, NodeId, NodeKind};
 
 use crate::names::TopK;
 
@@ -17,8 +17,25 @@ pub struct DuplicateString {
     pub wasted: u64,
 }
 
+/// Bytes of one copy of a string: the string object, plus its character array where that is
+/// an object of its own (a Java `String`'s `value`).
+fn string_bytes(graph: &HeapGraph, node: NodeId) -> u64 {
+    let arrays: u64 = graph
+        .edges(node)
+        .filter(|&e| {
+            graph.edge_kind(e) == EdgeKind::Property
+                && graph.edge_name(e) == Some("value")
+                && graph.kind(graph.edge_target(e)) == NodeKind::Array
+        })
+        .map(|e| graph.self_size(graph.edge_target(e)))
+        .sum();
+    graph.self_size(node) + arrays
+}
+
 /// Strings present in two or more copies, most wasteful first, and the bytes all duplicates
 /// waste together.
+///
+/// A Java string's copy counts its `value` array too: interning frees both.
 ///
 /// V8's string table is de-duplicated, so equal contents share a name id: copies are counted
 /// per id in a flat array. The size is part of a group's key because V8 cuts names at 1024
@@ -37,7 +54,7 @@ pub fn duplicate_strings(graph: &HeapGraph, top: usize) -> (Vec<DuplicateString>
         let name = graph.name_id(node).0;
         if copies[name as usize] >= 2 {
             groups
-                .entry((name, graph.self_size(node)))
+                .entry((name, string_bytes(graph, node)))
                 .or_insert((0, node))
                 .0 += 1;
         }

@@ -113,10 +113,11 @@ mod common {
     }
 
     /// The one node named `name` that is not an instance of a class of that name: a
-    /// class object (named after its class) or a synthetic root group.
+    /// class object (named after its class) or a synthetic root group, not a string of
+    /// that text.
     pub fn node_named(graph: &HeapGraph, name: &str) -> NodeId {
         let found: Vec<NodeId> = nodes_named(graph, name)
-            .filter(|&n| graph.class_name_of(n) != name)
+            .filter(|&n| graph.class_name_of(n) != name && !graph.kind(n).is_string())
             .collect();
         assert_eq!(found.len(), 1, "{} nodes named {name:?}", found.len());
         found[0]
@@ -989,6 +990,64 @@ mod fixtures {
                 "{kind}"
             );
         }
+    }
+
+    /// Logical sizes read from the collections' own fields, against what the program put
+    /// in them (TokenStore.java): the leak's map, the LRU, the pool's deque, the weak list.
+    #[test]
+    fn collection_sizes_come_from_their_fields() {
+        use plateau_graph::{CollectionShape, NodeId};
+        for (round, dump) in ["s0", "s1", "s2"].iter().enumerate() {
+            let parsed = parse_fixture(&format!("token-store/{dump}.hprof.gz"));
+            let graph = &parsed.value.graph;
+            let stored = graph.stored_collections();
+            let of = |node: NodeId| {
+                stored
+                    .iter()
+                    .find(|c| c.node == node)
+                    .unwrap_or_else(|| panic!("{dump}: {} not counted", graph.class_name_of(node)))
+            };
+            let store = node_named(graph, "TokenStore");
+            let tokens = of(follow(graph, store, "static TOKENS"));
+            assert_eq!(tokens.shape, CollectionShape::Map);
+            assert_eq!(tokens.length, 2000 * (round as u64 + 1), "{dump}");
+            // HashMap doubles its table past 0.75 load: 4096 for 2,000, 8192 for 4,000+.
+            assert_eq!(tokens.capacity, Some([4096, 8192, 8192][round]), "{dump}");
+            // The LRU is an anonymous LinkedHashMap subclass: still a map, full at 256.
+            let sessions = of(follow(graph, store, "static SESSIONS"));
+            assert_eq!(
+                (sessions.shape, sessions.length),
+                (CollectionShape::Map, 256)
+            );
+            let pool = follow(graph, store, "static POOL");
+            let free = of(follow(graph, pool, "free"));
+            assert_eq!((free.shape, free.length), (CollectionShape::Queue, 48));
+            let recent = of(follow(graph, store, "static RECENT"));
+            assert_eq!((recent.shape, recent.length), (CollectionShape::List, 64));
+            assert!(recent.capacity.unwrap() >= 64);
+            // Every collection is counted once, by node order.
+            assert!(stored.windows(2).all(|w| w[0].node < w[1].node));
+            // A set is as long as its map: HashSets in the JDK's own statics.
+            let sets = stored.iter().filter(|c| c.shape == CollectionShape::Set);
+            for set in sets {
+                let map = follow(graph, set.node, "map");
+                assert_eq!(set.length, of(map).length);
+            }
+        }
+    }
+
+    /// `String`s are string nodes named by their text, in both encodings.
+    #[test]
+    fn strings_are_named_by_their_text() {
+        let parsed = parse_fixture("tiny.hprof.gz");
+        let graph = &parsed.value.graph;
+        let tiny = node_named(graph, "Tiny");
+        let names = follow(graph, tiny, "static NAMES");
+        let first = follow(graph, names, "[0]");
+        assert_eq!(graph.kind(first), NodeKind::String);
+        assert_eq!(graph.class_name_of(first), "java.lang.String");
+        assert_eq!(graph.name(first), "A\u{20ac}B");
+        assert_eq!(graph.name(follow(graph, names, "[1]")), "plain");
     }
 
     /// The leak grows by 2,000 tokens a round; the decoys do not grow.

@@ -132,6 +132,7 @@ impl GraphBuilder {
             root,
             user_roots,
             locations: Vec::new(),
+            collections: Vec::new(),
         })
     }
 }

@@ -205,6 +205,27 @@ pub struct ClassInfo {
     pub location: Option<Location>,
 }
 
+/// What sort of collection a runtime says an object is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CollectionShape {
+    Map,
+    Set,
+    List,
+    Queue,
+}
+
+/// A collection whose element count the runtime keeps in a primitive field (a Java
+/// `HashMap.size`), which a heap graph has no edge for: the reader reads it and hands it on.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct StoredCollection {
+    pub node: NodeId,
+    pub shape: CollectionShape,
+    /// Entries or elements, as the collection counts them.
+    pub length: u64,
+    /// Slots of its backing array (hash-table buckets, list capacity), when it has one.
+    pub capacity: Option<u64>,
+}
+
 /// The raw arrays a reader fills; [`HeapGraph::from_parts`] checks and adopts them.
 ///
 /// Node arrays are indexed by [`NodeId`], edge arrays by [`EdgeId`]. The edges of node `n`
@@ -235,6 +256,9 @@ pub struct GraphParts {
     pub user_roots: Vec<NodeId>,
     /// Definition sites of objects, sorted by node.
     pub locations: Vec<(NodeId, Location)>,
+    /// Collections whose length the runtime stores in a field, sorted by node (empty for
+    /// runtimes whose collections show their elements as edges, like V8).
+    pub collections: Vec<StoredCollection>,
 }
 
 /// Why a set of arrays does not form a graph.
@@ -268,6 +292,7 @@ pub struct HeapGraph {
     root: NodeId,
     user_roots: Vec<NodeId>,
     locations: Vec<(NodeId, Location)>,
+    collections: Vec<StoredCollection>,
 }
 
 /// Bits of a packed edge that hold the target node.
@@ -391,6 +416,11 @@ impl HeapGraph {
         {
             return err("locations must be sorted by node and name existing nodes".into());
         }
+        if parts.collections.iter().any(|c| c.node.index() >= n)
+            || parts.collections.windows(2).any(|w| w[0].node >= w[1].node)
+        {
+            return err("collections must be sorted by node and name existing nodes once".into());
+        }
         let retaining = match parts.retaining {
             Some(bits) if bits.len() != e => {
                 return err(format!(
@@ -429,6 +459,7 @@ impl HeapGraph {
             root: parts.root,
             user_roots: parts.user_roots,
             locations: parts.locations,
+            collections: parts.collections,
         })
     }
 
@@ -603,5 +634,11 @@ impl HeapGraph {
             + self.edge_targets_and_kinds.capacity() * 4
             + self.retaining.heap_bytes()
             + self.locations.capacity() * 16
+            + self.collections.capacity() * std::mem::size_of::<StoredCollection>()
+    }
+
+    /// Collections whose length the reader read from their fields, sorted by node.
+    pub fn stored_collections(&self) -> &[StoredCollection] {
+        &self.collections
     }
 }

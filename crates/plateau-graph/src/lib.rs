@@ -36,8 +36,8 @@ pub use builder::GraphBuilder;
 pub use column::U64Column;
 pub use dominators::{DominatorOptions, DominatorTree, Dominators};
 pub use graph::{
-    default_retaining_edges, ClassId, ClassInfo, EdgeId, EdgeKind, GraphError, GraphParts,
-    HeapGraph, Location, NodeId, NodeKind, StrId, MAX_NODES,
+    default_retaining_edges, ClassId, ClassInfo, CollectionShape, EdgeId, EdgeKind, GraphError,
+    GraphParts, HeapGraph, Location, NodeId, NodeKind, StoredCollection, StrId, MAX_NODES,
 };
 pub use histogram::{class_histogram, ClassStats};
 pub use paths::RetainerPaths;

@@ -78,6 +78,11 @@ struct CollectionJson<'a> {
     kind: &'static str,
     length: u64,
     length_exact: bool,
+    /// Slots of the backing array and the share in use (Java collections).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capacity: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fill_ratio: Option<f64>,
     shallow_size: u64,
     retained_size: u64,
     path: Option<String>,
@@ -147,6 +152,11 @@ pub fn analyze_json(report: &AnalyzeReport) -> serde_json::Value {
                 kind: c.collection.kind.as_str(),
                 length: c.collection.length,
                 length_exact: c.collection.length_exact,
+                capacity: c.collection.capacity,
+                fill_ratio: c
+                    .collection
+                    .fill_ratio()
+                    .map(|r| (r * 1000.0).round() / 1000.0),
                 shallow_size: c.shallow_size,
                 retained_size: c.retained_size,
                 path: c.path.as_ref().map(|p| p.render()),
@@ -232,19 +242,28 @@ pub fn analyze_text(report: &AnalyzeReport) -> String {
                     plateau_analysis::CollectionKind::Set => "members",
                     plateau_analysis::CollectionKind::ObjectDictionary => "properties",
                     plateau_analysis::CollectionKind::Listeners => "listeners",
-                    plateau_analysis::CollectionKind::Array => "elements",
+                    plateau_analysis::CollectionKind::Array
+                    | plateau_analysis::CollectionKind::List
+                    | plateau_analysis::CollectionKind::Queue => "elements",
                 }
             );
             let what = match &c.collection.event {
                 Some(event) => format!("'{}' listeners", printable(event)),
                 None => c.class.clone(),
             };
+            let fill = match (c.collection.capacity, c.collection.fill_ratio()) {
+                (Some(capacity), Some(ratio)) => format!(
+                    ", {:.0}% of {} slots used",
+                    ratio * 100.0,
+                    format_count(capacity)
+                ),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "  {:>10}  {:<22} {}",
+                "  {:>10}  {:<32} {length}{fill}",
                 format_bytes(c.retained_size),
-                ellipsize(&what, 22),
-                length
+                ellipsize(&what, 32),
             );
             if let Some(path) = &c.path {
                 let _ = writeln!(out, "      {}", printable(&path.render_short()));
@@ -305,6 +324,10 @@ pub fn analyze_text(report: &AnalyzeReport) -> String {
 fn describe_object(class: &str, name: &str, kind: &str) -> String {
     match kind {
         "closure" if !name.is_empty() => format!("{name}() (closure)"),
+        // A Java class object stands for the class's statics.
+        _ if class == "java.lang.Class" && !name.is_empty() && name != class => {
+            format!("class {}", printable(name))
+        }
         "string" | "concatenated string" | "sliced string" => {
             format!("string \"{}\"", ellipsize(&printable(name), 40))
         }

@@ -47,25 +47,36 @@ pub fn load_heap(path: &Path, progress: &mut Progress) -> anyhow::Result<LoadedH
         }
         other => (Box::new(reader), other),
     };
+    let expected = "expected a V8 .heapsnapshot or a Java HPROF dump";
     match inner {
-        Some(Format::V8HeapSnapshot) => {}
-        None => bail!("{display}: the file is empty; expected a V8 .heapsnapshot"),
-        Some(Format::Hprof) => bail!(
-            "{display}: this is a Java HPROF heap dump; plateau reads V8 .heapsnapshot files so far (HPROF support is planned)"
-        ),
+        Some(Format::V8HeapSnapshot) | Some(Format::Hprof) => {}
+        None => bail!("{display}: the file is empty; {expected}"),
         Some(Format::Pickle) => bail!(
-            "{display}: this looks like a Python pickle (a tracemalloc dump?); plateau reads V8 .heapsnapshot files so far"
+            "{display}: this looks like a Python pickle (a tracemalloc dump?); {expected}"
         ),
         Some(Format::OtherJson) => bail!(
             "{display}: JSON, but not a V8 heap snapshot; expected an object starting with {{\"snapshot\":{{\"meta\":"
         ),
-        Some(other) => bail!(
-            "{display}: not a V8 heap snapshot ({} data); expected a JSON file starting with {{\"snapshot\":",
-            other.as_str()
-        ),
+        Some(other) => bail!("{display}: {} data; {expected}", other.as_str()),
     }
     progress.phase("reading");
     let mut on_progress = |_: u64| progress.set_position(count.load(Ordering::Relaxed));
+    if inner == Some(Format::Hprof) {
+        let parsed = plateau_formats::hprof::read(
+            reader,
+            &plateau_formats::hprof::HprofOptions::default(),
+            &mut on_progress,
+        )
+        .with_context(|| format!("{display}"))?;
+        return Ok(LoadedHeap {
+            graph: parsed.value.graph,
+            format: "hprof",
+            retention_rule: plateau_formats::hprof::JAVA_RETENTION_RULE,
+            warnings: parsed.warnings,
+            file_size,
+            parse_time: started.elapsed(),
+        });
+    }
     let parsed = plateau_formats::v8::read(
         reader,
         &plateau_formats::v8::ReadOptions::default(),

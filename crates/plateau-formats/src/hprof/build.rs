@@ -13,6 +13,7 @@ use plateau_graph::{
     StringTable, U64Column,
 };
 
+use super::collections;
 use super::index::IdIndex;
 use super::names::{decode_string_value, java_class_name, push_modified_utf8};
 use super::reader::{
@@ -214,6 +215,24 @@ pub(crate) fn build(
         }
     }
 
+    // Collections' lengths, while array lengths are still at hand.
+    let mut counted = std::mem::take(&mut c.counted);
+    let stored = {
+        let kinds = &c.nodes.kinds;
+        let raw = &c.nodes.raw;
+        let view = collections::EdgeView {
+            first_edge: &c.nodes.first_edge,
+            kinds: &c.edges.kinds,
+            names: &c.edges.names,
+            targets: &edge_targets,
+            strings: &strings,
+            array_length: &|node: NodeId| raw.get(node.index()),
+            is_array: &|node: NodeId| kinds[node.index()] == NodeKind::Array,
+        };
+        collections::stored_collections(&mut counted, &view)
+    };
+    drop(counted);
+
     // Shallow sizes.
     let instance_sizes = class_instance_sizes(&c, header, refsize);
     let mut elem_size: Vec<u8> = vec![0; c.classes.len()];
@@ -296,10 +315,12 @@ pub(crate) fn build(
         root: NodeId(0),
         user_roots: Vec::new(),
         locations: Vec::new(),
+        collections: stored,
     };
 
-    // Thread names, then the root and its groups.
+    // Thread names, string contents, then the root and its groups.
     let mut java_threads = name_threads(&c, &parts, &threads);
+    name_strings(&c, &mut parts);
     let dangling_roots = add_roots(&mut parts, &c.roots, &mut java_threads, roots_class);
     if dangling_roots > 0 {
         warnings.push(format!(
@@ -452,6 +473,9 @@ fn decode_deferred(c: &mut Collected, late: &mut Vec<Late>, warnings: &mut Vec<S
             if (coder as usize) < n && bytes[coder as usize] == 1 {
                 c.utf16.push(d.node);
             }
+        }
+        if let Some(counted) = collections::read_counted(layout, d.node, bytes) {
+            c.counted.push(counted);
         }
     }
     c.deferred = deferred;
@@ -778,18 +802,7 @@ fn name_threads(c: &Collected, parts: &GraphParts, threads: &[ThreadRoot]) -> Ve
             })
             .map(|e| parts.edge_targets[e])
     };
-    let contents = |node: NodeId| -> Option<(&[u8], u8)> {
-        let i = c
-            .short
-            .index
-            .binary_search_by_key(&node.0, |&(n, _, _, _)| n)
-            .ok()?;
-        let (_, start, len, t) = c.short.index[i];
-        Some((
-            &c.short.bytes[start as usize..start as usize + len as usize],
-            t,
-        ))
-    };
+    let contents = |node: NodeId| c.short.contents(node.0);
     threads
         .iter()
         .map(|t| {
@@ -830,6 +843,49 @@ fn name_threads(c: &Collected, parts: &GraphParts, threads: &[ThreadRoot]) -> Ve
             }
         })
         .collect()
+}
+
+/// Names each `java.lang.String` by its text and makes it a string node, where the dump's
+/// `value` array is short enough for its contents to have been kept: reports, paths and
+/// the duplicate-string finder then see Java strings as they see V8's.
+fn name_strings(c: &Collected, parts: &mut GraphParts) {
+    let Some(string_class) = parts
+        .classes
+        .iter()
+        .position(|k| parts.strings.get(k.name) == "java.lang.String")
+    else {
+        return;
+    };
+    let value_key =
+        (0..parts.strings.len() as u32).find(|&s| parts.strings.get(StrId(s)) == "value");
+    let Some(value_key) = value_key else { return };
+    let mut interned: HashMap<String, StrId> = HashMap::new();
+    for v in 0..parts.node_kinds.len() {
+        if parts.node_classes[v].index() != string_class || parts.node_kinds[v] != NodeKind::Object
+        {
+            continue;
+        }
+        let value = (parts.first_edge[v] as usize..parts.first_edge[v + 1] as usize)
+            .find(|&e| {
+                parts.edge_kinds[e] == EdgeKind::Property && parts.edge_names[e] == value_key
+            })
+            .map(|e| parts.edge_targets[e]);
+        let Some((bytes, elem)) = value.and_then(|a| c.short.contents(a.0)) else {
+            continue;
+        };
+        let wide = c.utf16.binary_search(&(v as u32)).is_ok();
+        let text = decode_string_value(bytes, elem == T_CHAR, wide);
+        let id = match interned.get(&text) {
+            Some(&id) => id,
+            None => {
+                let id = parts.strings.push(&text);
+                interned.insert(text, id);
+                id
+            }
+        };
+        parts.node_names[v] = id;
+        parts.node_kinds[v] = NodeKind::String;
+    }
 }
 
 /// Appends the synthetic root, one group per thread and one per other root kind. Returns

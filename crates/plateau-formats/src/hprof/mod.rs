@@ -41,6 +41,7 @@
 //! ```
 
 mod build;
+mod collections;
 mod index;
 mod input;
 mod names;

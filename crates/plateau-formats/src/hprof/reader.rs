@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use plateau_graph::{EdgeKind, NodeKind, U64Column, MAX_NODES};
 
+use super::collections::{self, Counted, CountingField};
 use super::index::IdMap;
 use super::input::Input;
 use super::HprofOptions;
@@ -51,11 +52,12 @@ pub(crate) const T_OBJECT: u8 = 2;
 pub(crate) const T_CHAR: u8 = 5;
 pub(crate) const T_BYTE: u8 = 8;
 
-/// Longest `byte[]`/`char[]` (in bytes) whose contents are kept for naming threads.
-const SHORT_ARRAY_MAX: usize = 64;
-/// At most this many bytes of such contents are kept (names of threads created after the
-/// store is full fall back to their serial number).
-const SHORT_STORE_LIMIT: usize = 8 << 20;
+/// Longest `byte[]`/`char[]` (in bytes) whose contents are kept, for naming threads and
+/// `String`s (duplicate strings are found among these).
+const SHORT_ARRAY_MAX: usize = 256;
+/// At most this many bytes of such contents are kept: strings dumped after the store is
+/// full keep the class name, and threads fall back to their serial number.
+const SHORT_STORE_LIMIT: usize = 64 << 20;
 
 pub(crate) fn record_name(tag: u8) -> &'static str {
     match tag {
@@ -296,6 +298,10 @@ pub(crate) struct Layout {
     pub(crate) coder: Option<u32>,
     /// False when a superclass was never dumped: only the fields before it are known.
     pub(crate) complete: bool,
+    /// The collection rule of the nearest JDK collection class in the hierarchy, and where
+    /// its counting fields are (see `collections`).
+    pub(crate) collection: Option<u8>,
+    pub(crate) counting: [Option<CountingField>; 2],
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -331,8 +337,20 @@ pub(crate) struct Deferred {
 /// Contents of short `byte[]`/`char[]` arrays: (node, start, len, element type).
 #[derive(Default)]
 pub(crate) struct ShortArrays {
-    pub(crate) index: Vec<(u32, u32, u8, u8)>,
+    pub(crate) index: Vec<(u32, u32, u16, u8)>,
     pub(crate) bytes: Vec<u8>,
+}
+
+impl ShortArrays {
+    /// The kept contents of array `node` and its element type.
+    pub(crate) fn contents(&self, node: u32) -> Option<(&[u8], u8)> {
+        let i = self.index.binary_search_by_key(&node, |e| e.0).ok()?;
+        let (_, start, len, t) = self.index[i];
+        Some((
+            &self.bytes[start as usize..start as usize + len as usize],
+            t,
+        ))
+    }
 }
 
 #[derive(Default)]
@@ -399,6 +417,8 @@ pub(crate) struct Collected {
     /// `java.lang.String` nodes whose coder says UTF-16.
     pub(crate) utf16: Vec<u32>,
     pub(crate) short: ShortArrays,
+    /// Instances of JDK collections (and the numbers their counts need).
+    pub(crate) counted: Vec<Counted>,
     /// Primitive array classes by element type.
     pub(crate) prim_classes: [u32; 12],
     pub(crate) compressed_refs: bool,
@@ -481,6 +501,7 @@ pub(crate) fn collect(
             deferred_bytes: Vec::new(),
             utf16: Vec::new(),
             short: ShortArrays::default(),
+            counted: Vec::new(),
             prim_classes: [NONE; 12],
             compressed_refs: false,
             gcd: 0,
@@ -1265,6 +1286,9 @@ impl Reader<'_> {
                         self.c.utf16.push(node);
                     }
                 }
+                if let Some(counted) = collections::read_counted(layout, node, bytes) {
+                    self.c.counted.push(counted);
+                }
             }
             None => {
                 // The class (or a superclass) is dumped later: keep the bytes until then.
@@ -1404,7 +1428,7 @@ impl Reader<'_> {
             short
                 .bytes
                 .extend_from_slice(&self.input.bytes()[..data as usize]);
-            short.index.push((node, start, data as u8, t));
+            short.index.push((node, start, data as u16, t));
             self.input.consume(data as usize);
         } else if self.input.skip(data)? < data {
             return Err(Stop::Eof);
@@ -1455,8 +1479,26 @@ pub(crate) fn compute_layout(
         }
         let declaring_reference = is_named(symbols, def, b"java/lang/ref/Reference");
         let declaring_string = k == class && is_named(symbols, def, b"java/lang/String");
+        let counting_rule = match (layout.collection, &def.name) {
+            (None, ClassName::Symbol(sym)) => symbols.get(*sym).and_then(collections::rule_for),
+            _ => None,
+        };
+        if counting_rule.is_some() {
+            layout.collection = counting_rule;
+        }
         for &(name, t) in &def.fields {
             let size = type_size(t, id).unwrap_or(0) as u64;
+            if let (Some(rule), 4 | 8) = (counting_rule, size) {
+                let slot = symbols
+                    .get(name)
+                    .and_then(|field| collections::counting_slot(rule, field));
+                if let (Some(slot), Ok(offset)) = (slot, u32::try_from(layout.bytes)) {
+                    layout.counting[slot as usize] = Some(CountingField {
+                        offset,
+                        size: size as u8,
+                    });
+                }
+            }
             if t == T_OBJECT && layout.bytes <= u32::MAX as u64 {
                 layout.refs.push(RefField {
                     offset: layout.bytes as u32,

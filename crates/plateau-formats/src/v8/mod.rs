@@ -754,6 +754,7 @@ fn build(
         root,
         user_roots,
         locations,
+        collections: Vec::new(),
     };
     shrink(&mut parts);
     let graph = HeapGraph::from_parts(parts)?;

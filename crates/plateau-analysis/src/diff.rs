@@ -145,6 +145,9 @@ pub struct Suspect {
     pub new_objects: u64,
     /// The classes of what was added (top-level new objects): name, count, retained.
     pub new_classes: Vec<(String, u64, u64)>,
+    /// When objects cannot be matched by id (Java dumps): what the suspect's collection
+    /// holds in the last snapshot, by class: name, count, shallow bytes.
+    pub held_classes: Vec<(String, u64, u64)>,
     /// Path to the largest object added.
     pub representative: Option<RetainerPath>,
     /// Where the largest added object's constructor was defined.
@@ -279,13 +282,29 @@ pub fn diff(
             }
         }
     } else {
-        let (shared, mismatched) = baseline.shared_ids(&digests[digests.len() - 1]);
-        warnings.push(format!(
-            "the snapshots do not share object ids (different processes?): {shared} of {} baseline ids recur, {mismatched} of them with another class; compared by retainer path and by class instead",
-            baseline.nodes
-        ));
-        suspects.extend(path_suspects(digests, floor));
-        suspects.extend(class_suspects(&growing_classes, floor));
+        if baseline.ids_are_addresses {
+            warnings.push(
+                "Java heap dumps name objects by address and the GC moves them: compared by \
+                 retainer path and by class"
+                    .to_string(),
+            );
+        } else {
+            let (shared, mismatched) = baseline.shared_ids(&digests[digests.len() - 1]);
+            warnings.push(format!(
+                "the snapshots do not share object ids (different processes?): {shared} of {} baseline ids recur, {mismatched} of them with another class; compared by retainer path and by class instead",
+                baseline.nodes
+            ));
+        }
+        stable.extend(constant_paths(digests, last, &paths, options));
+        let mut by_path = path_suspects(digests, floor);
+        let by_class = class_suspects(&growing_classes, floor);
+        let explained = explain_by_contents(&mut by_path, digests, last, last_dom, &paths, options);
+        suspects.extend(by_path);
+        let held = |s: &Suspect| explained.get(&s.class).copied().unwrap_or(0) as i64;
+        suspects.extend(by_class.into_iter().filter(|s| {
+            let grown = s.growth_per_round_count * (digests.len() as i64 - 1);
+            held(s) * 2 < grown
+        }));
     }
 
     // Verdicts about growth (bounded, stopped) first, then constant structures, each by size.
@@ -585,6 +604,7 @@ impl Candidate {
             growth_per_round_count,
             new_objects: group.new_count,
             new_classes,
+            held_classes: Vec::new(),
             representative: RetainerPath::to(last, paths, representative_node, redaction),
             location: last.location(representative_node),
             script: last
@@ -797,6 +817,7 @@ fn path_suspects(digests: &[SnapshotDigest], floor: i64) -> Vec<Suspect> {
                 / rounds,
             new_objects: 0,
             new_classes: Vec::new(),
+            held_classes: Vec::new(),
             representative: None,
             location: None,
             fingerprint: fingerprint(pattern, &totals.class, &totals.path),
@@ -805,6 +826,99 @@ fn path_suspects(digests: &[SnapshotDigest], floor: i64) -> Vec<Suspect> {
         });
     }
     found
+}
+
+/// Without shared ids, the largest collections whose length was the same in every
+/// snapshot (matched by path), so the user sees the big structures were looked at.
+fn constant_paths(
+    digests: &[SnapshotDigest],
+    last: &HeapGraph,
+    paths: &RetainerPaths,
+    options: &DiffOptions,
+) -> Vec<Cleared> {
+    let last_digest = &digests[digests.len() - 1];
+    let mut largest = TopK::new(options.top);
+    for (key, totals) in last_digest.collections_by_path() {
+        let constant = digests.iter().all(|d| {
+            d.collections_by_path()
+                .get(key)
+                .is_some_and(|t| t.length == totals.length && t.instances == totals.instances)
+        });
+        if constant && totals.instances == 1 {
+            largest.push(totals.retained_size, key.as_str());
+        }
+    }
+    let order = nodes_by_object_id(last);
+    largest
+        .into_sorted()
+        .into_iter()
+        .map(|(retained_size, key)| {
+            let totals = &last_digest.collections_by_path()[key];
+            let node = last_digest.node_of(&order, totals.largest_object_id);
+            Cleared {
+                class: totals.class.clone(),
+                path: node.and_then(|n| RetainerPath::to(last, paths, n, options.redaction)),
+                retained_size,
+                reason: ClearedReason::Constant {
+                    length: totals.length,
+                    unit: unit(Some(totals.kind)),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Finds each path suspect's collection in the last snapshot and lists what it holds by
+/// class (its dominator subtree: count, shallow bytes), with its retainer path there.
+/// Returns how many instances of each class the path suspects hold: a class whose growth
+/// they hold most of is growing because of them, not a suspect of its own.
+fn explain_by_contents(
+    suspects: &mut [Suspect],
+    digests: &[SnapshotDigest],
+    last: &HeapGraph,
+    last_dom: &Dominators,
+    paths: &RetainerPaths,
+    options: &DiffOptions,
+) -> HashMap<String, u64> {
+    let mut explained = HashMap::new();
+    if suspects.is_empty() {
+        return explained;
+    }
+    let last_digest = &digests[digests.len() - 1];
+    let order = nodes_by_object_id(last);
+    let tree = last_dom.tree();
+    for suspect in suspects.iter_mut() {
+        let key = suspect.path_text.as_deref().map(mask_numbers);
+        let Some(totals_here) = key.and_then(|k| last_digest.collections_by_path().get(&k)) else {
+            continue;
+        };
+        let Some(node) = last_digest.node_of(&order, totals_here.largest_object_id) else {
+            continue;
+        };
+        let mut held: HashMap<ClassId, (u64, u64)> = HashMap::new();
+        let mut stack = vec![node];
+        while let Some(v) = stack.pop() {
+            let entry = held.entry(last.class(v)).or_insert((0, 0));
+            entry.0 += 1;
+            entry.1 += last.self_size(v);
+            stack.extend_from_slice(tree.children(v));
+        }
+        for (&class, &(count, _)) in &held {
+            *explained
+                .entry(last.class_name(class).to_string())
+                .or_insert(0) += count;
+        }
+        let mut classes: Vec<(String, u64, u64)> = held
+            .into_iter()
+            .map(|(class, (count, bytes))| (last.class_name(class).to_string(), count, bytes))
+            .collect();
+        classes.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        classes.truncate(5);
+        suspect.held_classes = classes;
+        suspect.object_id = last.object_id(node);
+        suspect.path = RetainerPath::to(last, paths, node, options.redaction);
+    }
+    explained
 }
 
 /// Without shared ids, classes that grow in every round are suspects too.
@@ -840,6 +954,7 @@ fn class_suspects(growing: &[ClassGrowth], floor: i64) -> Vec<Suspect> {
                 growth_per_round_count: g.growth_per_round_count,
                 new_objects: 0,
                 new_classes: Vec::new(),
+                held_classes: Vec::new(),
                 representative: None,
                 location: None,
                 script: None,

@@ -30,6 +30,9 @@ pub struct SnapshotDigest {
     /// Collections of some size by retainer path with numbers masked, summed over the
     /// collections that share a path: what survives when ids do not (another process).
     by_path: HashMap<String, PathTotals>,
+    /// Object ids are addresses the GC moves (Java heap dumps), not identities: snapshots
+    /// are then matched by path and class only, never by id.
+    pub ids_are_addresses: bool,
 }
 
 /// Collections sharing one masked retainer path, in one snapshot.
@@ -42,6 +45,9 @@ pub struct PathTotals {
     pub instances: u64,
     pub length: u64,
     pub retained_size: u64,
+    /// The id of the collection on this path that retains the most.
+    pub largest_object_id: u64,
+    largest_retained: u64,
 }
 
 /// Collections this small are left out of path matching.
@@ -99,6 +105,7 @@ impl SnapshotDigest {
             classes,
             collections,
             by_path: HashMap::new(),
+            ids_are_addresses: false,
         }
     }
 
@@ -127,10 +134,17 @@ impl SnapshotDigest {
                     instances: 0,
                     length: 0,
                     retained_size: 0,
+                    largest_object_id: 0,
+                    largest_retained: 0,
                 });
+            let retained = dom.retained_size(node);
             totals.instances += 1;
             totals.length += length;
-            totals.retained_size += dom.retained_size(node);
+            totals.retained_size += retained;
+            if totals.instances == 1 || retained > totals.largest_retained {
+                totals.largest_retained = retained;
+                totals.largest_object_id = graph.object_id(node);
+            }
         }
         self.by_path = by_path;
     }
@@ -167,6 +181,12 @@ impl SnapshotDigest {
         None
     }
 
+    /// The node of the object with this id, `order` being [`nodes_by_object_id`] of the
+    /// digest's own graph.
+    pub(crate) fn node_of(&self, order: &[NodeId], object_id: u64) -> Option<NodeId> {
+        self.position(object_id).map(|i| order[i])
+    }
+
     /// True when an object with this id existed in the snapshot.
     pub fn contains(&self, object_id: u64) -> bool {
         self.position(object_id).is_some()
@@ -199,6 +219,9 @@ impl SnapshotDigest {
     /// objects by id, and at most one in twenty of those has another class. (Processes of one
     /// program share their start-up ids, but not what they did since.)
     pub fn same_process(&self, other: &SnapshotDigest) -> bool {
+        if self.ids_are_addresses || other.ids_are_addresses {
+            return false;
+        }
         let (shared, mismatched) = self.shared_ids(other);
         shared * 4 >= self.nodes.min(other.nodes) && mismatched * 20 <= shared
     }

@@ -54,7 +54,9 @@ impl RetainerPath {
             }
             // A Java map's entry likewise: `TOKENS (java.util.HashMap) > .get("k")`, not
             // `table > [12] (java.util.HashMap$Node) > next (...) > value`.
-            if edge == "value" && is_java_map_entry(graph.class_name_of(graph.edge_source(e))) {
+            if (edge == "value" || edge == "val")
+                && is_java_map_entry(graph.class_name_of(graph.edge_source(e)))
+            {
                 let entry = graph.edge_source(e);
                 let entry_class = graph.class_name_of(entry).to_string();
                 let before = steps.len();

@@ -44,6 +44,8 @@ struct SuspectJson<'a> {
     new_objects: u64,
     /// The topmost new objects under it by class: count and retained bytes.
     added_classes: Vec<AddedJson<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    held_classes: Vec<HeldJson<'a>>,
     representative_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     location: Option<LocationJson>,
@@ -58,6 +60,13 @@ struct AddedJson<'a> {
     class: &'a str,
     count: u64,
     retained_size: u64,
+}
+
+#[derive(Serialize)]
+struct HeldJson<'a> {
+    class: &'a str,
+    count: u64,
+    shallow_size: u64,
 }
 
 #[derive(Serialize)]
@@ -104,6 +113,15 @@ fn suspect_json(s: &Suspect) -> SuspectJson<'_> {
                 class,
                 count: *count,
                 retained_size: *retained_size,
+            })
+            .collect(),
+        held_classes: s
+            .held_classes
+            .iter()
+            .map(|(class, count, shallow_size)| HeldJson {
+                class,
+                count: *count,
+                shallow_size: *shallow_size,
             })
             .collect(),
         representative_path: s.representative.as_ref().map(|p| p.render()),
@@ -270,6 +288,22 @@ pub fn diff_text(report: &DiffReport) -> String {
                 "    added since the baseline: {added}; {} new objects in all",
                 format_count(s.new_objects)
             );
+        }
+        if !s.held_classes.is_empty() {
+            let held = s
+                .held_classes
+                .iter()
+                .map(|(c, count, size)| {
+                    format!(
+                        "{} {} ({})",
+                        format_count(*count),
+                        printable(c),
+                        format_bytes(*size)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let _ = writeln!(out, "    holds now: {held}");
         }
         if let Some(rep) = &s.representative {
             let _ = writeln!(out, "    e.g. {}", printable(&rep.render_short()));

@@ -43,6 +43,11 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         let t = std::time::Instant::now();
         let heap = load_heap(file, &mut progress)?;
         let parsed = t.elapsed();
+        // Java dumps name objects by address: no ids to match or order by.
+        let ids_are_addresses = heap.format == "hprof";
+        if ids_are_addresses {
+            one_process = false;
+        }
         let max_id = newest_object_id(&heap.graph);
         // Within one process the newest snapshot has the largest ids; across processes the
         // order given is all there is (decided once the second snapshot is digested).
@@ -65,6 +70,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         let dominated = t.elapsed();
         progress.phase("digest");
         let mut digest = SnapshotDigest::new(&file.display().to_string(), &heap.graph, &dom);
+        digest.ids_are_addresses = ids_are_addresses;
         if i == 1 {
             one_process = digests[0].same_process(&digest);
             if !one_process {

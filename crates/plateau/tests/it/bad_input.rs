@@ -56,10 +56,13 @@ fn truncated_snapshot() {
 }
 
 #[test]
-fn hprof_gets_a_hint() {
+fn a_truncated_hprof_header_names_the_offset() {
     let (code, err) = run_on_bytes("dump.hprof", b"JAVA PROFILE 1.0.2\0\0\0\0\x08");
     assert_eq!(code, 2);
-    assert!(err.contains("HPROF"), "{err}");
+    assert!(
+        err.contains("HPROF header") && err.contains("byte 23"),
+        "{err}"
+    );
 }
 
 #[test]

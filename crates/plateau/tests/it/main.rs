@@ -5,6 +5,7 @@ mod bad_input;
 mod classify;
 mod demo;
 mod diff;
+mod java;
 mod series_fixtures;
 mod watch;
 

@@ -53,6 +53,12 @@ pub enum Pattern {
     SocketLeak,
     GlobalGrowth,
     ClosureRetention,
+    /// Java: values set on pooled threads' `ThreadLocal`s and never removed.
+    ThreadLocalLeak,
+    /// Java: streams, sockets, JDBC connections and statements never closed.
+    UnclosedResource,
+    /// Java: classes loaded again and again by new class loaders that never go away.
+    ClassLoaderLeak,
     GrowingObject,
 }
 
@@ -66,6 +72,9 @@ impl Pattern {
             Pattern::SocketLeak => "socket-leak",
             Pattern::GlobalGrowth => "global-growth",
             Pattern::ClosureRetention => "closure-retention",
+            Pattern::ThreadLocalLeak => "threadlocal-leak",
+            Pattern::UnclosedResource => "unclosed-resource",
+            Pattern::ClassLoaderLeak => "classloader-leak",
             Pattern::GrowingObject => "growing-object",
         }
     }
@@ -79,6 +88,9 @@ impl Pattern {
             Pattern::SocketLeak => "socket / connection leak",
             Pattern::GlobalGrowth => "global growth",
             Pattern::ClosureRetention => "closure retention",
+            Pattern::ThreadLocalLeak => "ThreadLocal leak",
+            Pattern::UnclosedResource => "unclosed resources",
+            Pattern::ClassLoaderLeak => "class-loader leak",
             Pattern::GrowingObject => "growing object",
         }
     }
@@ -102,6 +114,15 @@ impl Pattern {
             }
             Pattern::ClosureRetention => {
                 "the stored callbacks capture large per-request objects: drop the callbacks when done, or capture only the fields they need"
+            }
+            Pattern::ThreadLocalLeak => {
+                "call ThreadLocal.remove() in a finally block when the task ends: pool threads live as long as the pool and keep every value set on them"
+            }
+            Pattern::UnclosedResource => {
+                "close it in try-with-resources (or finally) and return pooled connections to their pool; a Cleaner frees it only if the GC ever runs for it"
+            }
+            Pattern::ClassLoaderLeak => {
+                "something long-lived (a static, a thread, a JDBC driver or a ThreadLocal) holds an old class loader after a redeploy or per-request loading: release it on undeploy and reuse loaders"
             }
             Pattern::GrowingObject => {
                 "find who adds to this object on each round and remove what is no longer needed"
@@ -639,6 +660,47 @@ const SOCKET_CLASSES: [&str; 8] = [
     "WriteWrap",
 ];
 
+/// Java classes whose instances hold an operating-system or server resource until closed.
+const JAVA_RESOURCE_CLASSES: [&str; 16] = [
+    "java.net.Socket",
+    "java.net.SocksSocketImpl",
+    "sun.nio.ch.NioSocketImpl",
+    "sun.nio.ch.SocketChannelImpl",
+    "java.io.FileInputStream",
+    "java.io.FileOutputStream",
+    "java.io.RandomAccessFile",
+    "sun.nio.ch.FileChannelImpl",
+    "java.util.zip.Inflater",
+    "java.util.zip.Deflater",
+    "sun.net.www.protocol.http.HttpURLConnection",
+    "jdk.internal.net.http.HttpClientImpl",
+    "org.postgresql.jdbc.PgConnection",
+    "org.postgresql.jdbc.PgStatement",
+    "com.mysql.cj.jdbc.ConnectionImpl",
+    "org.h2.jdbc.JdbcConnection",
+];
+
+/// The Java pattern a path or class points at, if any: `ThreadLocal` maps, listener
+/// lists, resources, class objects.
+fn java_pattern(class: &str, path: &str) -> Option<Pattern> {
+    if path.contains("threadLocals") || class.starts_with("java.lang.ThreadLocal$") {
+        return Some(Pattern::ThreadLocalLeak);
+    }
+    if JAVA_RESOURCE_CLASSES.contains(&class)
+        || class.ends_with("Connection")
+        || class.ends_with("Statement")
+    {
+        return Some(Pattern::UnclosedResource);
+    }
+    if class == "java.lang.Class" || class.ends_with("ClassLoader") {
+        return Some(Pattern::ClassLoaderLeak);
+    }
+    let last_edge = path.rsplit(" > ").next().unwrap_or("").to_ascii_lowercase();
+    last_edge
+        .contains("listener")
+        .then_some(Pattern::ListenerLeak)
+}
+
 /// Names the leak pattern from where memory accumulates and what was added.
 fn classify(
     last: &HeapGraph,
@@ -794,6 +856,8 @@ fn path_suspects(digests: &[SnapshotDigest], floor: i64) -> Vec<Suspect> {
         }
         let pattern = if totals.kind == CollectionKind::Listeners {
             Pattern::ListenerLeak
+        } else if let Some(p) = java_pattern(&totals.class, &totals.path) {
+            p
         } else if matches!(
             totals.kind,
             CollectionKind::Map | CollectionKind::Set | CollectionKind::ObjectDictionary
@@ -934,6 +998,8 @@ fn class_suspects(growing: &[ClassGrowth], floor: i64) -> Vec<Suspect> {
                 Pattern::TimerLeak
             } else if SOCKET_CLASSES.contains(&g.name.as_str()) {
                 Pattern::SocketLeak
+            } else if let Some(p) = java_pattern(&g.name, "") {
+                p
             } else {
                 Pattern::GrowingObject
             };
@@ -1019,6 +1085,41 @@ mod tests {
     fn growth_below_the_floor_is_noise() {
         let small = candidate(None, &[10, 11, 12], &[1_000, 1_100, 1_200]);
         assert!(matches!(small.verdict(FLOOR), Verdict::Noise));
+    }
+
+    #[test]
+    fn java_patterns_by_class_and_path() {
+        let p = |class, path| java_pattern(class, path);
+        assert_eq!(
+            p(
+                "java.lang.ThreadLocal$ThreadLocalMap$Entry[]",
+                "(GC roots) > Thread \"pool-1\" > <thread> (java.lang.Thread) > threadLocals"
+            ),
+            Some(Pattern::ThreadLocalLeak)
+        );
+        assert_eq!(
+            p("java.io.FileInputStream", ""),
+            Some(Pattern::UnclosedResource)
+        );
+        assert_eq!(
+            p("org.example.PooledConnection", ""),
+            Some(Pattern::UnclosedResource)
+        );
+        assert_eq!(p("java.lang.Class", ""), Some(Pattern::ClassLoaderLeak));
+        assert_eq!(
+            p(
+                "java.util.ArrayList",
+                "(GC roots) > class Bus > static INSTANCE (Bus) > listeners (java.util.ArrayList)"
+            ),
+            Some(Pattern::ListenerLeak)
+        );
+        assert_eq!(
+            p(
+                "java.util.HashMap",
+                "(GC roots) > class TokenStore > static TOKENS (java.util.HashMap)"
+            ),
+            None
+        );
     }
 
     #[test]

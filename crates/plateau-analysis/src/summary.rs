@@ -1,7 +1,8 @@
 use std::collections::HashMap;
 
 use plateau_graph::{
-    class_histogram, ClassStats, Dominators, HeapGraph, Location, NodeId, NodeKind, RetainerPaths,
+    class_histogram, ClassStats, DominatorTree, Dominators, HeapGraph, Location, NodeId, NodeKind,
+    RetainerPaths,
 };
 
 use crate::collections::largest_collections;
@@ -91,6 +92,59 @@ pub struct TopObject {
     pub location: Option<Location>,
     /// The script of `location`, when the snapshot links it.
     pub script: Option<String>,
+    /// Set when the object retains [`SUSPECT_SHARE`] of the heap or more (Eclipse MAT's
+    /// "problem suspect" rule): where inside it the memory accumulates.
+    pub accumulation: Option<Accumulation>,
+}
+
+/// A top retainer holding at least this share of the heap is a suspect.
+pub const SUSPECT_SHARE: f64 = 0.10;
+
+/// Where a suspect's memory accumulates: going down the dominator tree from the suspect
+/// through the child that retains the most, the last object before no single child holds
+/// 80% any more (MAT's accumulation point): a map's table, a list's array.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accumulation {
+    pub object_id: u64,
+    pub class: String,
+    pub retained_size: u64,
+    /// Objects it immediately dominates: what it accumulates.
+    pub dominated_children: u64,
+    /// Steps down the dominator tree from the suspect (0: the suspect itself).
+    pub depth: u32,
+}
+
+fn accumulation_point(
+    graph: &HeapGraph,
+    dom: &Dominators,
+    tree: &DominatorTree,
+    node: NodeId,
+    redaction: Redaction,
+) -> Accumulation {
+    let mut at = node;
+    let mut depth = 0;
+    // A long chain of single children (a linked list) ends somewhere: bound the walk.
+    while depth < 10_000 {
+        let biggest = tree
+            .children(at)
+            .iter()
+            .copied()
+            .max_by_key(|&c| (dom.retained_size(c), std::cmp::Reverse(c)));
+        match biggest {
+            Some(c) if dom.retained_size(c) * 10 >= dom.retained_size(at) * 8 => {
+                at = c;
+                depth += 1;
+            }
+            _ => break,
+        }
+    }
+    Accumulation {
+        object_id: graph.object_id(at),
+        class: redaction.class(graph.class_name_of(at)),
+        retained_size: dom.retained_size(at),
+        dominated_children: tree.children(at).len() as u64,
+        depth,
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -129,10 +183,17 @@ pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) 
     let (dups, duplicate_strings_wasted) = duplicate_strings(graph, options.top);
 
     let paths = RetainerPaths::compute(graph);
+    let is_suspect =
+        |node: NodeId| dom.retained_size(node) as f64 >= SUSPECT_SHARE * graph.total_size() as f64;
+    let tree = top_nodes.iter().any(|&n| is_suspect(n)).then(|| dom.tree());
     let top_retainers = top_nodes
         .into_iter()
         .map(|node| {
             let kind = graph.kind(node);
+            let accumulation = tree
+                .as_ref()
+                .filter(|_| is_suspect(node))
+                .map(|tree| accumulation_point(graph, dom, tree, node, redaction));
             TopObject {
                 node,
                 object_id: graph.object_id(node),
@@ -148,6 +209,7 @@ pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) 
                 path: RetainerPath::to(graph, &paths, node, redaction),
                 location: graph.location(node),
                 script: graph.location(node).and_then(|_| script_name(graph, node)),
+                accumulation,
             }
         })
         .collect();

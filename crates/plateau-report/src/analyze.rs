@@ -69,6 +69,18 @@ struct ObjectJson<'a> {
     location: Option<LocationJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     script: Option<&'a str>,
+    /// Present when the object retains 10% of the heap or more (a problem suspect).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    accumulation_point: Option<AccumulationJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct AccumulationJson<'a> {
+    id: u64,
+    class: &'a str,
+    retained_size: u64,
+    dominated_children: u64,
+    depth: u32,
 }
 
 #[derive(Serialize)]
@@ -141,6 +153,13 @@ pub fn analyze_json(report: &AnalyzeReport) -> serde_json::Value {
                 path: o.path.as_ref().map(|p| p.render()),
                 location: LocationJson::from(o.location),
                 script: o.script.as_deref(),
+                accumulation_point: o.accumulation.as_ref().map(|a| AccumulationJson {
+                    id: a.object_id,
+                    class: &a.class,
+                    retained_size: a.retained_size,
+                    dominated_children: a.dominated_children,
+                    depth: a.depth,
+                }),
             })
             .collect(),
         collections: s
@@ -226,6 +245,23 @@ pub fn analyze_text(report: &AnalyzeReport) -> String {
             );
             if let Some(path) = &o.path {
                 let _ = writeln!(out, "      {}", printable(&path.render_short()));
+            }
+            if let Some(a) = &o.accumulation {
+                let place = if a.depth == 0 {
+                    "in itself".to_string()
+                } else {
+                    format!(
+                        "in one {} ({})",
+                        printable(&a.class),
+                        format_bytes(a.retained_size)
+                    )
+                };
+                let _ = writeln!(
+                    out,
+                    "      suspect: holds {} of the heap; accumulates {place}, over {} objects it alone keeps",
+                    percent(o.retained_size, s.total_size),
+                    format_count(a.dominated_children)
+                );
             }
         }
     }

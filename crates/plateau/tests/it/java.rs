@@ -60,6 +60,15 @@ fn analyze_speaks_java() {
         (lru["kind"].as_str(), lru["length"].as_u64()),
         (Some("map"), Some(256))
     );
+    // MAT's problem-suspect rule (10% of the heap or more), with the accumulation point:
+    // the cache's memory sits in its table.
+    let holder = find(
+        &doc["top_retainers"],
+        "path",
+        "class TokenStore > static TOKENS (java.util.HashMap)",
+    );
+    assert_eq!(holder["accumulation_point"]["class"], "java.util.HashMap$Node[]");
+    assert_eq!(holder["accumulation_point"]["depth"], 1);
     // 1,000 users over 6,000 requests: each "user-N" string exists six times.
     let user = doc["duplicate_strings"]
         .as_array()

@@ -14,6 +14,17 @@ fn demo_runs_end_to_end_and_names_the_leaking_map() {
         "growth across snapshots: {text}"
     );
     assert!(text.find("LEAK  2").unwrap() < text.find("Top retainers").unwrap());
+    // Then Java: the static token map, matched by path across dumps, and its decoys stable.
+    let java = &text[text.find("Step 3").expect("a Java step")..];
+    assert!(
+        java.contains("(GC roots) > class TokenStore > static TOKENS (java.util.HashMap)"),
+        "{java}"
+    );
+    assert!(java.contains("LEAK  1 suspect"), "{java}");
+    assert!(
+        java.contains("static SESSIONS (TokenStore$1)  46.1 KiB: constant: 256 entries"),
+        "{java}"
+    );
     // Detection comes first: the recorded leak is a leak, the bounded cache a plateau.
     assert!(
         text.contains("node-leaky.series\nLEAK  post-GC live heap grows"),

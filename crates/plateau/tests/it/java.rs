@@ -67,7 +67,10 @@ fn analyze_speaks_java() {
         "path",
         "class TokenStore > static TOKENS (java.util.HashMap)",
     );
-    assert_eq!(holder["accumulation_point"]["class"], "java.util.HashMap$Node[]");
+    assert_eq!(
+        holder["accumulation_point"]["class"],
+        "java.util.HashMap$Node[]"
+    );
     assert_eq!(holder["accumulation_point"]["depth"], 1);
     // 1,000 users over 6,000 requests: each "user-N" string exists six times.
     let user = doc["duplicate_strings"]

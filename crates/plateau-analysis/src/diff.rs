@@ -59,6 +59,8 @@ pub enum Pattern {
     UnclosedResource,
     /// Java: classes loaded again and again by new class loaders that never go away.
     ClassLoaderLeak,
+    /// Allocation profiles: a site whose memory in use grows every round.
+    GrowingAllocationSite,
     GrowingObject,
 }
 
@@ -75,6 +77,7 @@ impl Pattern {
             Pattern::ThreadLocalLeak => "threadlocal-leak",
             Pattern::UnclosedResource => "unclosed-resource",
             Pattern::ClassLoaderLeak => "classloader-leak",
+            Pattern::GrowingAllocationSite => "growing-allocation-site",
             Pattern::GrowingObject => "growing-object",
         }
     }
@@ -91,6 +94,7 @@ impl Pattern {
             Pattern::ThreadLocalLeak => "ThreadLocal leak",
             Pattern::UnclosedResource => "unclosed resources",
             Pattern::ClassLoaderLeak => "class-loader leak",
+            Pattern::GrowingAllocationSite => "growing allocation site",
             Pattern::GrowingObject => "growing object",
         }
     }
@@ -123,6 +127,9 @@ impl Pattern {
             }
             Pattern::ClassLoaderLeak => {
                 "something long-lived (a static, a thread, a JDBC driver or a ThreadLocal) holds an old class loader after a redeploy or per-request loading: release it on undeploy and reuse loaders"
+            }
+            Pattern::GrowingAllocationSite => {
+                "what this code allocates is never freed: find the structure it is stored in (a module-level dict or list, a global map or slice, a cache) and bound it or delete entries when done; a heap dump of the same process names the holder"
             }
             Pattern::GrowingObject => {
                 "find who adds to this object on each round and remove what is no longer needed"
@@ -158,8 +165,12 @@ pub struct Suspect {
     pub counts: Vec<Option<u64>>,
     /// What `counts` counts: `entries`, `listeners`, `elements`, `properties`, `objects`.
     pub count_unit: &'static str,
-    /// Retained size per snapshot; for suspects followed by class, the class's shallow size.
+    /// Retained size per snapshot; for suspects followed by class, the class's shallow size;
+    /// for allocation sites, the bytes in use (`size_measure` names which).
     pub retained_sizes: Vec<Option<u64>>,
+    /// `None` for heap graphs (the sizes are retained sizes); for allocation profiles the
+    /// value type the sizes are (`size`, `inuse_space`): allocated, not retained.
+    pub size_measure: Option<String>,
     pub growth_per_round_bytes: i64,
     pub growth_per_round_count: i64,
     /// Objects new since the baseline held under it in the last snapshot.
@@ -621,6 +632,7 @@ impl Candidate {
                 unit(self.kind)
             },
             retained_sizes: self.retained,
+            size_measure: None,
             growth_per_round_bytes,
             growth_per_round_count,
             new_objects: group.new_count,
@@ -778,7 +790,7 @@ fn last_node_with_id(last: &HeapGraph, holder: NodeId, object_id: u64) -> NodeId
 
 /// Stable id of a leak: the pattern, the class and the path with numbers masked, so the same
 /// leak in another run (other object ids, other entry counts) matches.
-fn fingerprint(pattern: Pattern, class: &str, path: &str) -> String {
+pub(crate) fn fingerprint(pattern: Pattern, class: &str, path: &str) -> String {
     let mut hash: u32 = 0x811c_9dc5;
     let masked = mask_numbers(path);
     let bytes = pattern
@@ -876,6 +888,7 @@ fn path_suspects(digests: &[SnapshotDigest], floor: i64) -> Vec<Suspect> {
             counts: series.iter().map(|t| t.map(|t| t.length)).collect(),
             count_unit: unit(Some(totals.kind)),
             retained_sizes: series.iter().map(|t| t.map(|t| t.retained_size)).collect(),
+            size_measure: None,
             growth_per_round_bytes: bytes,
             growth_per_round_count: (lengths[lengths.len() - 1] as i64 - lengths[0] as i64)
                 / rounds,
@@ -1016,6 +1029,7 @@ fn class_suspects(growing: &[ClassGrowth], floor: i64) -> Vec<Suspect> {
                 counts: g.counts.iter().map(|&c| Some(c)).collect(),
                 count_unit: "objects",
                 retained_sizes: g.shallow_sizes.iter().map(|&r| Some(r)).collect(),
+                size_measure: None,
                 growth_per_round_bytes: g.growth_per_round_bytes,
                 growth_per_round_count: g.growth_per_round_count,
                 new_objects: 0,

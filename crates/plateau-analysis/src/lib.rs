@@ -7,9 +7,13 @@
 //! rendering; string redaction; memory series and their verdicts ([`series`]: leak, plateau,
 //! warm-up, allocator retention); sizes, durations and rates in words ([`format_bytes`]...).
 //!
+//! Also owns [`alloc`]: allocation-site profiles (tracemalloc, pprof) grouped, compared and
+//! diffed over N profiles exactly as their own tools do, with suspects in the same format.
+//!
 //! Must not know: files, terminals, JSON, exit codes. It takes a [`plateau_graph::HeapGraph`]
 //! with its [`plateau_graph::Dominators`] and returns plain data with public fields.
 
+pub mod alloc;
 mod collections;
 mod diff;
 mod digest;

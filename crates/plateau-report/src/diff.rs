@@ -28,7 +28,7 @@ struct SnapshotJson<'a> {
 }
 
 #[derive(Serialize)]
-struct SuspectJson<'a> {
+pub(crate) struct SuspectJson<'a> {
     rank: usize,
     score: f64,
     pattern: &'static str,
@@ -38,7 +38,13 @@ struct SuspectJson<'a> {
     fingerprint: &'a str,
     counts: &'a [Option<u64>],
     count_unit: &'static str,
-    retained_sizes: &'a [Option<u64>],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retained_sizes: Option<&'a [Option<u64>]>,
+    /// Allocation sites: bytes in use per profile, measured as `size_measure` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sizes: Option<&'a [Option<u64>]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_measure: Option<&'a str>,
     growth_per_round_bytes: i64,
     growth_per_round_count: i64,
     new_objects: u64,
@@ -87,7 +93,8 @@ struct ClassJson<'a> {
     growth_per_round_bytes: i64,
 }
 
-fn suspect_json(s: &Suspect) -> SuspectJson<'_> {
+pub(crate) fn suspect_json(s: &Suspect) -> SuspectJson<'_> {
+    let allocated = s.size_measure.is_some();
     SuspectJson {
         rank: s.rank,
         score: s.score,
@@ -102,7 +109,9 @@ fn suspect_json(s: &Suspect) -> SuspectJson<'_> {
         fingerprint: &s.fingerprint,
         counts: &s.counts,
         count_unit: s.count_unit,
-        retained_sizes: &s.retained_sizes,
+        retained_sizes: (!allocated).then_some(&s.retained_sizes[..]),
+        sizes: allocated.then_some(&s.retained_sizes[..]),
+        size_measure: s.size_measure.as_deref(),
         growth_per_round_bytes: s.growth_per_round_bytes,
         growth_per_round_count: s.growth_per_round_count,
         new_objects: s.new_objects,
@@ -220,31 +229,9 @@ fn signed_bytes(b: i64) -> String {
     }
 }
 
-/// The terminal report of `plateau diff`: verdict, suspects with path and fix, what was
-/// cleared, fingerprints.
-pub fn diff_text(report: &DiffReport) -> String {
-    let mut out = String::new();
-    let heaps = report
-        .snapshots
-        .iter()
-        .map(|s| format_bytes(s.total_size))
-        .collect::<Vec<_>>()
-        .join(" -> ");
-    let n = report.snapshots.len();
-    if report.suspects.is_empty() {
-        let _ = writeln!(
-            out,
-            "NO LEAK  nothing grew in every round across {n} snapshots (heap {heaps})"
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "LEAK  {} suspect{} across {n} snapshots (heap {heaps})",
-            report.suspects.len(),
-            if report.suspects.len() == 1 { "" } else { "s" }
-        );
-    }
-    for s in &report.suspects {
+/// Each suspect: pattern and growth, series, path, what it holds or added, the fix.
+pub(crate) fn write_suspects(out: &mut String, suspects: &[Suspect]) {
+    for s in suspects {
         let _ = writeln!(
             out,
             "\n#{:<2} {:<38} {:>12}/round  {:>+8} {}/round",
@@ -256,16 +243,22 @@ pub fn diff_text(report: &DiffReport) -> String {
         );
         let _ = writeln!(
             out,
-            "    {}  {}: {}   retained: {}",
+            "    {}  {}: {}   {}: {}",
             printable(&s.class),
             s.count_unit,
             series(&s.counts, format_count),
+            s.size_measure.as_deref().unwrap_or("retained"),
             series(&s.retained_sizes, format_bytes),
         );
         if let Some(path) = &s.path {
             let _ = writeln!(out, "    {}", printable(&path.render_short()));
         } else if let Some(path) = &s.path_text {
-            let _ = writeln!(out, "    {} (matched by path)", printable(path));
+            let how = if s.size_measure.is_some() {
+                "(the stack that grew most)"
+            } else {
+                "(matched by path)"
+            };
+            let _ = writeln!(out, "    {} {how}", printable(path));
         } else {
             let _ = writeln!(out, "    (matched by class: all instances together)");
         }
@@ -325,6 +318,33 @@ pub fn diff_text(report: &DiffReport) -> String {
         }
         let _ = writeln!(out, "    fix: {}", s.pattern.fix());
     }
+}
+
+/// The terminal report of `plateau diff`: verdict, suspects with path and fix, what was
+/// cleared, fingerprints.
+pub fn diff_text(report: &DiffReport) -> String {
+    let mut out = String::new();
+    let heaps = report
+        .snapshots
+        .iter()
+        .map(|s| format_bytes(s.total_size))
+        .collect::<Vec<_>>()
+        .join(" -> ");
+    let n = report.snapshots.len();
+    if report.suspects.is_empty() {
+        let _ = writeln!(
+            out,
+            "NO LEAK  nothing grew in every round across {n} snapshots (heap {heaps})"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "LEAK  {} suspect{} across {n} snapshots (heap {heaps})",
+            report.suspects.len(),
+            if report.suspects.len() == 1 { "" } else { "s" }
+        );
+    }
+    write_suspects(&mut out, &report.suspects);
     if !report.known.is_empty() {
         let _ = writeln!(out, "\nknown (in the baseline file, not counted)");
         for s in &report.known {

@@ -2,7 +2,8 @@
 //! (instances decoded after their class arrived, threads' stack roots) merged in place,
 //! names, MAT shallow sizes, the root groups, and which edges retain.
 //!
-//! Memory: the id index is 4 bytes a slot (6 a node); edge targets are resolved in place in
+//! Memory: the id index is a window table per run of ascending ids (at most 4 bytes a
+//! node, see `index.rs`), built once and dropped once roots are resolved; edge targets are resolved in place in
 //! the 4-byte column the reader filled (heaps below 32 GB), so the peak is the graph's own
 //! columns plus the index, the name keys and the short-array store.
 
@@ -118,6 +119,12 @@ pub(crate) fn build(
         merge_late(&mut c.nodes.first_edge, &mut c.edges, late);
     }
     let (edge_targets, dangling) = resolve(&mut c, &index, n);
+    let root_nodes: Vec<Option<u32>> = c
+        .roots
+        .iter()
+        .map(|r| index.get(&c.nodes.ids, r.obj))
+        .collect();
+    drop(index);
     if dangling > 0 {
         warnings.push(format!(
             "{dangling} references point to ids the dump holds no object for: dropped"
@@ -321,7 +328,13 @@ pub(crate) fn build(
     // Thread names, string contents, then the root and its groups.
     let mut java_threads = name_threads(&c, &parts, &threads);
     name_strings(&c, &mut parts);
-    let dangling_roots = add_roots(&mut parts, &c.roots, &mut java_threads, roots_class);
+    let dangling_roots = add_roots(
+        &mut parts,
+        &c.roots,
+        &root_nodes,
+        &mut java_threads,
+        roots_class,
+    );
     if dangling_roots > 0 {
         warnings.push(format!(
             "{dangling_roots} GC roots name ids the dump holds no object for: ignored"
@@ -890,15 +903,15 @@ fn name_strings(c: &Collected, parts: &mut GraphParts) {
 
 /// Appends the synthetic root, one group per thread and one per other root kind. Returns
 /// how many roots named no object.
+/// `root_nodes[i]`: the node `roots[i]` names, if the dump holds it.
 fn add_roots(
     parts: &mut GraphParts,
     roots: &[Root],
+    root_nodes: &[Option<u32>],
     threads: &mut [JavaThread],
     roots_class: ClassId,
 ) -> u64 {
-    // Group members, resolved through the graph's ids (synthetic nodes are not indexed).
     let n = parts.node_kinds.len();
-    let (index, _) = IdIndex::build(&parts.node_ids);
     let mut dangling = 0u64;
     let mut groups: Vec<(String, Vec<NodeId>, EdgeKind)> = Vec::new();
     let mut thread_group_positions = Vec::new();
@@ -912,8 +925,8 @@ fn add_roots(
     }
     for tag in GROUP_ORDER {
         let mut members = Vec::new();
-        for r in roots.iter().filter(|r| r.tag == tag) {
-            match index.get(&parts.node_ids, r.obj) {
+        for (r, node) in roots.iter().zip(root_nodes).filter(|(r, _)| r.tag == tag) {
+            match *node {
                 Some(node) => members.push(NodeId(node)),
                 None if r.obj != 0 => dangling += 1,
                 None => {}
@@ -928,7 +941,6 @@ fn add_roots(
             groups.push((root_group_name(tag).to_string(), members, kind));
         }
     }
-    drop(index);
 
     let thread_key = parts.strings.push("<thread>");
     let root = NodeId(n as u32);

@@ -9,6 +9,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use plateau_graph::{
     BitSet, ClassId, ClassInfo, EdgeKind, GraphParts, HeapGraph, NodeId, NodeKind, StrId,
     StringTable, U64Column,
@@ -16,7 +18,7 @@ use plateau_graph::{
 
 use super::collections;
 use super::index::IdIndex;
-use super::names::{decode_string_value, java_class_name, push_modified_utf8};
+use super::names::{decode_string_value, java_class_name, push_latin1, push_modified_utf8};
 use super::reader::{
     compute_layout, decode_id, encode_id, id_at, type_size, ClassName, Collected, EdgeColumns,
     NameKey, Root, KEY_CLASS, NONE, ROOT_DEBUGGER, ROOT_FINALIZING, ROOT_INTERNED_STRING,
@@ -872,7 +874,11 @@ fn name_strings(c: &Collected, parts: &mut GraphParts) {
     let value_key =
         (0..parts.strings.len() as u32).find(|&s| parts.strings.get(StrId(s)) == "value");
     let Some(value_key) = value_key else { return };
-    let mut interned: HashMap<String, StrId> = HashMap::new();
+    // Compact (Latin-1) contents are interned by their bytes, so a repeated String costs a
+    // hash and no allocation; UTF-16 ones (rare with compact strings, all of them without)
+    // by their text. One dump never mixes the two encodings for the same text.
+    let mut by_bytes: FxHashMap<&[u8], StrId> = FxHashMap::default();
+    let mut by_text: FxHashMap<String, StrId> = FxHashMap::default();
     for v in 0..parts.node_kinds.len() {
         if parts.node_classes[v].index() != string_class || parts.node_kinds[v] != NodeKind::Object
         {
@@ -886,14 +892,25 @@ fn name_strings(c: &Collected, parts: &mut GraphParts) {
         let Some((bytes, elem)) = value.and_then(|a| c.short.contents(a.0)) else {
             continue;
         };
-        let wide = c.utf16.binary_search(&(v as u32)).is_ok();
-        let text = decode_string_value(bytes, elem == T_CHAR, wide);
-        let id = match interned.get(&text) {
-            Some(&id) => id,
-            None => {
-                let id = parts.strings.push(&text);
-                interned.insert(text, id);
-                id
+        let wide = elem == T_CHAR || c.utf16.binary_search(&(v as u32)).is_ok();
+        let id = if wide {
+            let text = decode_string_value(bytes, elem == T_CHAR, true);
+            match by_text.get(&text) {
+                Some(&id) => id,
+                None => {
+                    let id = parts.strings.push(&text);
+                    by_text.insert(text, id);
+                    id
+                }
+            }
+        } else {
+            match by_bytes.get(bytes) {
+                Some(&id) => id,
+                None => {
+                    let id = parts.strings.push_with(|out| push_latin1(bytes, out));
+                    by_bytes.insert(bytes, id);
+                    id
+                }
             }
         };
         parts.node_names[v] = id;

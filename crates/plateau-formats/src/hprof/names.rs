@@ -150,6 +150,14 @@ fn push_dotted(internal: &str, out: &mut String) {
     }
 }
 
+/// Appends Latin-1 bytes (a compact `String`'s value) as UTF-8.
+pub(crate) fn push_latin1(bytes: &[u8], out: &mut String) {
+    match std::str::from_utf8(bytes) {
+        Ok(ascii) if bytes.is_ascii() => out.push_str(ascii),
+        _ => out.extend(bytes.iter().map(|&b| b as char)),
+    }
+}
+
 /// Decodes a `java.lang.String` value: JDK 9+ `byte[]` (Latin-1, or UTF-16 in the JVM's
 /// native byte order when `utf16`, little-endian on every platform HotSpot dumps from), or a
 /// JDK 8 / Android `char[]` (big-endian UTF-16 in HPROF).
@@ -169,7 +177,9 @@ pub(crate) fn decode_string_value(bytes: &[u8], char_array: bool, utf16: bool) -
             .map(|r| r.unwrap_or('\u{FFFD}'))
             .collect()
     } else {
-        bytes.iter().map(|&b| b as char).collect()
+        let mut s = String::with_capacity(bytes.len());
+        push_latin1(bytes, &mut s);
+        s
     }
 }
 

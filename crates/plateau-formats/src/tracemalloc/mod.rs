@@ -135,6 +135,13 @@ pub fn read<R: Read>(
              Python's Snapshot.load ignores them"
         ));
     }
+    if m.input.cut_short() {
+        warnings.push(format!(
+            "the compressed stream ends early (after {} bytes of pickle), past the pickle's \
+             STOP: the snapshot itself is complete",
+            m.input.offset() + m.input.available() as u64
+        ));
+    }
     m.input.finish_progress();
     if m.bad_utf8 > 0 {
         warnings.push(format!(

@@ -105,6 +105,42 @@ pub enum FormatError {
     #[error("snapshot too large: {0}")]
     TooLarge(String),
 
+    /// An empty file where a format that cannot be empty was expected (names the format).
+    #[error("empty input: expected {0}")]
+    EmptyInput(&'static str),
+
+    /// A pickle that is not (or does not hold) a tracemalloc snapshot: another format,
+    /// another object, or a snapshot of the wrong shape. The message says where and what.
+    #[error("not a tracemalloc snapshot: {0}")]
+    NotTracemalloc(String),
+
+    /// A pickle opcode a tracemalloc snapshot never contains (`REDUCE`, `INST`, `EXT1`...).
+    /// The pickle reader refuses it before doing anything with it.
+    #[error("opcode {name} (0x{code:02x}) at byte {offset}: not part of a tracemalloc snapshot; nothing was executed")]
+    PickleOpcode {
+        name: &'static str,
+        code: u8,
+        offset: u64,
+    },
+
+    /// A pickle global other than `tracemalloc.Snapshot` and `tracemalloc._Traces`
+    /// (`os.system`...). Nothing is imported, looked up or called.
+    #[error("global {module}.{name} at byte {offset}: not part of a tracemalloc snapshot (only tracemalloc.Snapshot and tracemalloc._Traces are); nothing was imported or executed")]
+    PickleGlobal {
+        module: String,
+        name: String,
+        offset: u64,
+    },
+
+    /// A pickle opcode used against the pickle machine's rules (an empty stack, a `MARK`
+    /// missing, `APPENDS` on something that is not a list...).
+    #[error("malformed pickle at byte {offset}: {opcode} {problem}")]
+    Pickle {
+        offset: u64,
+        opcode: &'static str,
+        problem: String,
+    },
+
     /// The arrays passed every reader check but the graph engine refused them.
     #[error("invalid graph: {0}")]
     Graph(#[from] GraphError),

@@ -5,6 +5,9 @@
 //!   byte-level tokenizer, no JSON DOM) and the V8-specific semantics Chrome DevTools applies
 //!   on load — which edges retain (ephemerons, page ownership), shallow-size attribution,
 //!   class naming and plain-object interface names — so retained sizes match DevTools.
+//! * [`tracemalloc`]: Python `tracemalloc.Snapshot.dump()` files read into a
+//!   [`plateau_profile::AllocProfile`] by a pickle-subset machine that executes nothing
+//!   (only the opcodes and the two `tracemalloc` class names a dump contains).
 //! * [`sniff`]: recognising a format from the first bytes of a file.
 //! * [`maybe_gunzip`]: transparent decompression of gzip (including multi-member) input.
 //! * [`FormatError`]: one error type whose messages name the byte offset or the record at
@@ -17,6 +20,7 @@
 mod error;
 pub mod hprof;
 pub mod sniff;
+pub mod tracemalloc;
 pub mod v8;
 
 use std::cell::Cell;

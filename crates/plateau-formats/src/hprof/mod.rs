@@ -43,7 +43,7 @@
 mod build;
 mod collections;
 mod index;
-mod input;
+pub(crate) mod input;
 mod names;
 mod reader;
 

@@ -399,6 +399,16 @@ pub(crate) fn build(
     }
 
     // ------------------------------------------------------------------ warnings, meta
+    if let Some(drop) = &drop_frames {
+        let shown: String = drop.chars().take(60).collect();
+        let more = if shown.len() < drop.len() { "..." } else { "" };
+        warnings.push(format!(
+            "the profile asks readers to drop frames matching drop_frames ({shown:?}{more}, \
+             pprof's allocator list when it converted a legacy heap profile); plateau keeps \
+             every frame, so an allocator frame can be a sample's leaf where pprof shows its \
+             caller"
+        ));
+    }
     if raw.invalid_utf8 > 0 {
         warnings.push(format!(
             "{} string(s) of the string table are not UTF-8 (invalid bytes replaced by U+FFFD)",

@@ -291,11 +291,7 @@ fn decode_fields(input: &mut Input<'_>) -> Result<RawProfile, FormatError> {
         if first {
             let fits = known.is_some_and(|(_, wires)| wires.contains(&wire));
             if !fits {
-                return Err(FormatError::NotPprof(format!(
-                    "it starts with {}, which does not open a profile.proto field (a Go heap profile starts with 0x5a, period_type; pprof's own output with 0x0a, sample_type){}",
-                    describe_start(head),
-                    hint(head)
-                )));
+                return Err(not_a_first_field(head));
             }
             first = false;
         }
@@ -421,14 +417,19 @@ fn protobuf(p: Problem, path: &str) -> FormatError {
 /// An undecodable first field means the input is something else; later, it is corruption.
 fn not_a_profile_or(first: bool, head: &[u8], p: Problem) -> FormatError {
     if first {
-        FormatError::NotPprof(format!(
-            "it starts with {}, which does not open a profile.proto field{}",
-            describe_start(head),
-            hint(head)
-        ))
+        not_a_first_field(head)
     } else {
         protobuf(p, "Profile")
     }
+}
+
+fn not_a_first_field(head: &[u8]) -> FormatError {
+    FormatError::NotPprof(format!(
+        "it starts with {}, which does not open a profile.proto field (a Go heap profile \
+         starts with 0x5a, period_type; pprof's own output with 0x0a, sample_type){}",
+        describe_start(head),
+        hint(head)
+    ))
 }
 
 fn describe_start(head: &[u8]) -> String {

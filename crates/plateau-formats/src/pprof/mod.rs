@@ -34,9 +34,10 @@
 //!      containing `prof_backtrace` or `jemalloc`, or a mapping file containing `jemalloc`;
 //!   2. gperftools: a function containing `tcmalloc` or `MallocHook`, or a mapping file
 //!      containing `tcmalloc`;
-//!   3. Go: a function named `runtime.*` or a source file `*.go`; failing any frame evidence
-//!      (a stripped profile), sample types all among Go's heap types `alloc_objects`,
-//!      `alloc_space`, `inuse_objects`, `inuse_space`;
+//!   3. Go: a function named `runtime.*` or a source file `*.go`; failing those, Go's heap
+//!      sample types exactly (`alloc_objects`, `alloc_space`, `inuse_objects`,
+//!      `inuse_space`) when no function names a source file (a stripped Go profile; a
+//!      symbolized C or C++ one names `.c`/`.cc` files);
 //!   4. otherwise a generic pprof profile.
 //!
 //!   Allocator frames come first because they are specific: a C or Rust heap profile
@@ -108,7 +109,10 @@ pub struct PprofMeta {
     pub mappings: Vec<Mapping>,
     /// `duration_nanos`, when set (CPU profiles; Go heap profiles have none).
     pub duration_nanos: Option<i64>,
-    /// The `drop_frames` / `keep_frames` regular expressions, when set (not applied).
+    /// The `drop_frames` / `keep_frames` regular expressions, when set. pprof removes the
+    /// frames they match when it reads a profile (it sets them, to its list of allocator
+    /// functions, when it converts a legacy gperftools or jemalloc heap profile); plateau
+    /// does not apply them and warns instead. Go never sets them.
     pub drop_frames: Option<String>,
     pub keep_frames: Option<String>,
     /// `default_sample_type`, when set.

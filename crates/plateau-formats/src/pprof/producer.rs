@@ -64,11 +64,10 @@ pub(crate) fn detect_producer(
     {
         return (Producer::GoPprof, format!("source file {f}"));
     }
-    if value_types
-        .iter()
-        .all(|t| GO_HEAP_TYPES.contains(&t.kind.as_str()))
-    {
-        let kinds: Vec<&str> = value_types.iter().map(|t| t.kind.as_str()).collect();
+    // No frame evidence: Go's exact heap layout, when no function names a source file (a
+    // file here would be another language's: .go files matched above).
+    let kinds: Vec<&str> = value_types.iter().map(|t| t.kind.as_str()).collect();
+    if kinds == GO_HEAP_TYPES && raw.functions.iter().all(|f| text(f.filename).is_empty()) {
         return (
             Producer::GoPprof,
             format!("sample types {} (Go's heap profile)", kinds.join(", ")),

@@ -101,6 +101,30 @@ pub enum FormatError {
     #[error("inconsistent snapshot: {0}")]
     Inconsistent(String),
 
+    /// Not a pprof `profile.proto` at all (empty, text, JSON, another dump format).
+    #[error("not a pprof profile (profile.proto, optionally gzipped): {0}")]
+    NotPprof(String),
+
+    /// A protobuf encoding error: a tag, varint or length that cannot be decoded, or a field
+    /// with a wire type its schema type cannot have. `context` is the field path
+    /// (`Profile.sample[12].label[0]`).
+    #[error("invalid protobuf at byte {offset} inside {context}: {problem}")]
+    Protobuf {
+        offset: u64,
+        context: String,
+        problem: String,
+    },
+
+    /// A pprof profile whose messages decode but do not fit together (a string index past
+    /// the string table, a sample naming a location that does not exist, a sample with the
+    /// wrong number of values). `what` is the field path (`Profile.sample[12]`).
+    #[error("invalid profile: {what} at byte {offset}: {problem}")]
+    Profile {
+        what: String,
+        offset: u64,
+        problem: String,
+    },
+
     /// More nodes or edges than plateau's 32-bit ids address.
     #[error("snapshot too large: {0}")]
     TooLarge(String),

@@ -1,10 +1,15 @@
-//! Heap-dump readers: turn the bytes a runtime wrote into a [`plateau_graph::HeapGraph`].
+//! Heap-dump and allocation-profile readers: turn the bytes a runtime wrote into a
+//! [`plateau_graph::HeapGraph`] (heap dumps) or a [`plateau_profile::AllocProfile`] (tracemalloc, pprof).
 //!
 //! Owns:
 //! * [`v8`]: a streaming reader for V8 / Node.js / Chrome `.heapsnapshot` files (a hand-written
 //!   byte-level tokenizer, no JSON DOM) and the V8-specific semantics Chrome DevTools applies
 //!   on load — which edges retain (ephemerons, page ownership), shallow-size attribution,
 //!   class naming and plain-object interface names — so retained sizes match DevTools.
+//! * [`hprof`]: a streaming reader for Java HPROF heap dumps into the same graph.
+//! * [`pprof`]: pprof `profile.proto` files (Go heap and allocs profiles; jemalloc and
+//!   gperftools profiles converted by pprof) into the allocation-profile model,
+//!   [`plateau_profile::AllocProfile`] — sites and stacks, not an object graph.
 //! * [`tracemalloc`]: Python `tracemalloc.Snapshot.dump()` files read into a
 //!   [`plateau_profile::AllocProfile`] by a pickle-subset machine that executes nothing
 //!   (only the opcodes and the two `tracemalloc` class names a dump contains).
@@ -19,6 +24,7 @@
 
 mod error;
 pub mod hprof;
+pub mod pprof;
 pub mod sniff;
 pub mod tracemalloc;
 pub mod v8;

@@ -1,10 +1,12 @@
-//! Recognising a heap-dump format from the first bytes of a file.
+//! Recognising a heap-dump or profile format from the first bytes of a file.
 //!
 //! ```
 //! use plateau_formats::sniff::{sniff, Format};
 //! assert_eq!(sniff(br#"{"snapshot":{"meta":{"#), Format::V8HeapSnapshot);
 //! assert_eq!(sniff(b"JAVA PROFILE 1.0.2\0"), Format::Hprof);
 //! assert_eq!(sniff(&[0x1f, 0x8b, 8, 0]), Format::Gzip);
+//! // A Go heap profile, gunzipped: period_type {space, bytes}, then period.
+//! assert_eq!(sniff(&[0x5a, 0x04, 0x08, 0x01, 0x10, 0x02, 0x60, 0x01]), Format::Pprof);
 //! ```
 
 /// The two bytes every gzip member starts with.
@@ -24,6 +26,9 @@ pub enum Format {
     Hprof,
     /// A Python pickle (protocol 2 or later starts with `0x80`), e.g. a tracemalloc dump.
     Pickle,
+    /// A pprof `profile.proto` (already gunzipped; Go writes them gzipped): recognised only
+    /// by the fields real writers put first, see [`crate::pprof::is_profile`].
+    Pprof,
     /// Some other JSON object.
     OtherJson,
     /// Anything else.
@@ -38,6 +43,7 @@ impl Format {
             Format::Gzip => "gzip",
             Format::Hprof => "hprof",
             Format::Pickle => "python pickle",
+            Format::Pprof => "pprof profile",
             Format::OtherJson => "json",
             Format::Unknown => "unknown",
         }
@@ -56,6 +62,9 @@ pub fn sniff(prefix: &[u8]) -> Format {
     }
     if prefix.first() == Some(&0x80) {
         return Format::Pickle;
+    }
+    if crate::pprof::is_profile(prefix) {
+        return Format::Pprof;
     }
     let text = prefix.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(prefix);
     let start = text.iter().position(|b| !b.is_ascii_whitespace());

@@ -448,7 +448,10 @@ pub fn diff_profiles(
             })
             .map_or_else(|| site.clone(), |d| d.key.clone())
     };
-    let mut suspects = Vec::new();
+    // Sites that grew in every round, gathered by allocation path: the lines of one file
+    // reached through the same caller are one growing structure (a record's fields, the
+    // dict that holds them), and one suspect.
+    let mut growing: Vec<Growing> = Vec::new();
     let mut stable = Vec::new();
     for site in &sites {
         let series: Vec<(i64, i64)> = groups
@@ -456,11 +459,21 @@ pub fn diff_profiles(
             .map(|g| g.get(&site.key).copied().unwrap_or((0, 0)))
             .collect();
         let sizes: Vec<i64> = series.iter().map(|s| s.0).collect();
-        let per_round = site.size_diff / rounds;
-        let grew_every_round = sizes.windows(2).all(|w| w[1] > w[0]);
-        if per_round >= floor && grew_every_round {
+        if sizes.windows(2).all(|w| w[1] > w[0]) {
             let stack = reached_by(&site.key);
-            suspects.push(site_suspect(site, &stack, &series, rounds, &measure_name));
+            let leaf = site.key.0.first().cloned();
+            let path = if options.grouping == SiteGrouping::Lineno {
+                (
+                    leaf.map(|f| Frame::new(f.function, f.file, 0)),
+                    stack.0.get(1).cloned(),
+                )
+            } else {
+                (leaf, None)
+            };
+            match growing.iter_mut().find(|g| g.path == path) {
+                Some(g) => g.add(site, &series),
+                None => growing.push(Growing::new(path, site, stack, series)),
+            }
         } else if site.size >= floor * 4 && stable.len() < options.top {
             let any_growth = sizes.windows(2).any(|w| w[1] > w[0]);
             let reason = if sizes.windows(2).all(|w| w[0] == w[1]) {
@@ -477,6 +490,11 @@ pub fn diff_profiles(
             });
         }
     }
+    let mut suspects: Vec<Suspect> = growing
+        .into_iter()
+        .filter(|g| g.size_diff / rounds >= floor)
+        .map(|g| g.into_suspect(rounds, &measure_name))
+        .collect();
     suspects.sort_by(|a, b| {
         b.score
             .partial_cmp(&a.score)
@@ -515,39 +533,108 @@ pub fn diff_profiles(
     })
 }
 
-/// `stack`: the whole stack through the site that grew most (the site itself for tracebacks).
-fn site_suspect(
-    site: &SiteDiff,
-    stack: &SiteKey,
-    series: &[(i64, i64)],
-    rounds: i64,
-    measure: &str,
-) -> Suspect {
-    let class = site.key.label();
-    let path = stack.path_text();
-    let as_u64 = |v: i64| Some(v.max(0) as u64);
-    Suspect {
-        rank: 0,
-        score: (site.size_diff / rounds) as f64,
-        pattern: Pattern::GrowingAllocationSite,
-        // The site, not the stack: another run may reach it by another caller first.
-        fingerprint: fingerprint(Pattern::GrowingAllocationSite, &class, ""),
-        class,
-        object_id: 0,
-        path: None,
-        path_text: Some(path),
-        counts: series.iter().map(|s| as_u64(s.1)).collect(),
-        count_unit: "allocations",
-        retained_sizes: series.iter().map(|s| as_u64(s.0)).collect(),
-        size_measure: Some(measure.to_string()),
-        growth_per_round_bytes: site.size_diff / rounds,
-        growth_per_round_count: site.count_diff / rounds,
-        new_objects: site.count_diff.max(0) as u64,
-        new_classes: Vec::new(),
-        held_classes: Vec::new(),
-        representative: None,
-        location: None,
-        script: None,
+/// Innermost frames shown in a suspect's stack.
+const STACK_SHOWN: usize = 8;
+
+/// Growing sites of one allocation path, becoming one suspect.
+struct Growing {
+    /// The leaf file (line blanked) and the caller, for per-line sites; the site otherwise.
+    path: (Option<Frame>, Option<Frame>),
+    /// The sites, largest growth first (the order `compare_to` gave).
+    sites: Vec<SiteKey>,
+    /// The stack through the first site that grew most.
+    stack: SiteKey,
+    series: Vec<(i64, i64)>,
+    size_diff: i64,
+    count_diff: i64,
+}
+
+impl Growing {
+    fn new(
+        path: (Option<Frame>, Option<Frame>),
+        site: &SiteDiff,
+        stack: SiteKey,
+        series: Vec<(i64, i64)>,
+    ) -> Growing {
+        Growing {
+            path,
+            sites: vec![site.key.clone()],
+            stack,
+            series,
+            size_diff: site.size_diff,
+            count_diff: site.count_diff,
+        }
+    }
+
+    fn add(&mut self, site: &SiteDiff, series: &[(i64, i64)]) {
+        self.sites.push(site.key.clone());
+        for (sum, s) in self.series.iter_mut().zip(series) {
+            sum.0 += s.0;
+            sum.1 += s.1;
+        }
+        self.size_diff += site.size_diff;
+        self.count_diff += site.count_diff;
+    }
+
+    /// `file.py:10` for one site; `file.py:8,9,10 (from caller.py:71)` for several.
+    fn label(&self) -> String {
+        if self.sites.len() == 1 {
+            return self.sites[0].label();
+        }
+        let first = &self.sites[0].0[0];
+        let mut lines: Vec<i64> = self.sites.iter().map(|k| k.0[0].line).collect();
+        lines.sort_unstable();
+        let lines = lines
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut label = frame_label(&Frame::new(first.function.clone(), first.file.clone(), 0));
+        label.push(':');
+        label.push_str(&lines);
+        if let Some(caller) = &self.path.1 {
+            label.push_str(&format!(" (from {})", frame_label(caller)));
+        }
+        label
+    }
+
+    fn into_suspect(self, rounds: i64, measure: &str) -> Suspect {
+        let class = self.label();
+        let frames = &self.stack.0;
+        let shown = SiteKey(frames[..frames.len().min(STACK_SHOWN)].to_vec());
+        let mut path = shown.path_text();
+        if frames.len() > STACK_SHOWN {
+            path = format!("… > {path}");
+        }
+        // The allocation path without line numbers: stable when code above it moves.
+        let print_key = format!(
+            "{}|{}",
+            self.path.0.as_ref().map(frame_label).unwrap_or_default(),
+            self.path.1.as_ref().map(frame_label).unwrap_or_default()
+        );
+        let as_u64 = |v: i64| Some(v.max(0) as u64);
+        Suspect {
+            rank: 0,
+            score: (self.size_diff / rounds) as f64,
+            pattern: Pattern::GrowingAllocationSite,
+            fingerprint: fingerprint(Pattern::GrowingAllocationSite, &print_key, ""),
+            class,
+            object_id: 0,
+            path: None,
+            path_text: Some(path),
+            counts: self.series.iter().map(|s| as_u64(s.1)).collect(),
+            count_unit: "allocations",
+            retained_sizes: self.series.iter().map(|s| as_u64(s.0)).collect(),
+            size_measure: Some(measure.to_string()),
+            growth_per_round_bytes: self.size_diff / rounds,
+            growth_per_round_count: self.count_diff / rounds,
+            new_objects: self.count_diff.max(0) as u64,
+            new_classes: Vec::new(),
+            held_classes: Vec::new(),
+            representative: None,
+            location: None,
+            script: None,
+        }
     }
 }
 

@@ -31,10 +31,39 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
+/// What one allocation site is, for tracemalloc dumps and pprof profiles.
+#[derive(clap::ValueEnum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SiteBy {
+    /// The allocating line (tracemalloc's `lineno`).
+    Lineno,
+    /// The allocating file.
+    Filename,
+    /// The allocating function (pprof's default).
+    Function,
+    /// The whole stack.
+    Traceback,
+}
+
+/// Options that apply to allocation profiles (tracemalloc, pprof) only.
+#[derive(clap::Args, Debug)]
+pub struct SiteArgs {
+    /// Allocation profiles: group sites by line, file, function or whole stack (default:
+    /// lineno for tracemalloc, function for pprof).
+    #[arg(long, value_enum, value_name = "KEY")]
+    pub by: Option<SiteBy>,
+    /// Allocation profiles: the value to measure (pprof `inuse_space`, `alloc_space`,
+    /// `inuse_objects`...; default: the profile's default, `inuse_space` for Go heaps).
+    #[arg(long, value_name = "TYPE")]
+    pub sample_index: Option<String>,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct AnalyzeArgs {
-    /// A V8 `.heapsnapshot` (Node.js, Chrome), optionally gzipped.
+    /// A V8 `.heapsnapshot` (Node.js, Chrome), a Java `.hprof`, a Python tracemalloc dump or a
+    /// pprof heap profile; gzipped or not.
     pub file: PathBuf,
+    #[command(flatten)]
+    pub sites: SiteArgs,
     /// Rows per list.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
@@ -51,9 +80,19 @@ pub struct AnalyzeArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct DiffArgs {
-    /// Snapshots, oldest first (baseline, after round 1, ...), or one directory of them.
+    /// Snapshots or profiles, oldest first (baseline, after round 1, ...), or one directory of
+    /// them. Allocation profiles (tracemalloc, pprof) are compared site by site.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub sites: SiteArgs,
+    /// Allocation profiles: add each site's total to every frame of its stack (tracemalloc's
+    /// `cumulative=True`, pprof's cum column).
+    #[arg(long)]
+    pub cumulative: bool,
+    /// Allocation profiles: write a flame graph (SVG) of the growth, first profile to last.
+    #[arg(long, value_name = "FILE")]
+    pub flamegraph: Option<PathBuf>,
     /// Rows in the stable and growing-class lists.
     #[arg(long, default_value_t = 10)]
     pub top: usize,

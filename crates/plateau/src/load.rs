@@ -1,4 +1,5 @@
-//! Opening a heap file: detect its format, decompress, parse, and time each phase.
+//! Opening an input file: detect its format, decompress, parse, and time each phase. Heap
+//! dumps become a graph; allocation profiles (tracemalloc, pprof) a profile.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use plateau_formats::sniff::{sniff, Format};
 use plateau_graph::HeapGraph;
+use plateau_profile::AllocProfile;
 
 use crate::progress::{CountingReader, Progress};
 
@@ -22,12 +24,55 @@ pub struct LoadedHeap {
     pub parse_time: Duration,
 }
 
+/// A parsed allocation profile.
+pub struct LoadedProfile {
+    pub profile: AllocProfile,
+    /// `tracemalloc`, `pprof`.
+    pub format: &'static str,
+    pub warnings: Vec<String>,
+    pub file_size: u64,
+}
+
+/// What a file held.
+pub enum Loaded {
+    Heap(LoadedHeap),
+    Profile(LoadedProfile),
+}
+
+/// Whether a file is an allocation profile (from its first bytes, gunzipped when needed).
+pub fn is_profile(path: &Path) -> anyhow::Result<bool> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut reader = BufReader::new(file);
+    let mut format =
+        peek_format(&mut reader).with_context(|| format!("cannot read {}", path.display()))?;
+    if format == Some(Format::Gzip) {
+        let gunzipped = plateau_formats::maybe_gunzip(reader)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut buffered = BufReader::new(gunzipped);
+        format = peek_format(&mut buffered)
+            .with_context(|| format!("cannot decompress {}", path.display()))?;
+    }
+    Ok(matches!(format, Some(Format::Pickle) | Some(Format::Pprof)))
+}
+
+/// Reads a heap graph from `path`; an allocation profile is an error saying what it is.
+pub fn load_heap(path: &Path, progress: &mut Progress) -> anyhow::Result<LoadedHeap> {
+    match load(path, progress)? {
+        Loaded::Heap(heap) => Ok(heap),
+        Loaded::Profile(p) => bail!(
+            "{}: a {} allocation profile, not a heap snapshot: it has no object graph to walk",
+            path.display(),
+            p.format
+        ),
+    }
+}
+
 pub const V8_RETENTION_RULE: &str = "V8 (Chrome DevTools rules): weak references never retain; \
 shortcut edges retain only from the root; a WeakMap value is retained by its key, not the table; \
 objects held only weakly hang off the root and are reported as weakly reachable";
 
-/// Reads a heap graph from `path`, naming the file in every error.
-pub fn load_heap(path: &Path, progress: &mut Progress) -> anyhow::Result<LoadedHeap> {
+/// Reads a heap graph or an allocation profile from `path`, naming the file in every error.
+pub fn load(path: &Path, progress: &mut Progress) -> anyhow::Result<Loaded> {
     let started = Instant::now();
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let file_size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -47,13 +92,11 @@ pub fn load_heap(path: &Path, progress: &mut Progress) -> anyhow::Result<LoadedH
         }
         other => (Box::new(reader), other),
     };
-    let expected = "expected a V8 .heapsnapshot or a Java HPROF dump";
+    let expected = "expected a V8 .heapsnapshot, a Java HPROF dump, a Python tracemalloc \
+                    dump or a pprof profile";
     match inner {
-        Some(Format::V8HeapSnapshot) | Some(Format::Hprof) => {}
+        Some(Format::V8HeapSnapshot | Format::Hprof | Format::Pickle | Format::Pprof) => {}
         None => bail!("{display}: the file is empty; {expected}"),
-        Some(Format::Pickle) => bail!(
-            "{display}: this looks like a Python pickle (a tracemalloc dump?); {expected}"
-        ),
         Some(Format::OtherJson) => bail!(
             "{display}: JSON, but not a V8 heap snapshot; expected an object starting with {{\"snapshot\":{{\"meta\":"
         ),
@@ -61,6 +104,36 @@ pub fn load_heap(path: &Path, progress: &mut Progress) -> anyhow::Result<LoadedH
     }
     progress.phase("reading");
     let mut on_progress = |_: u64| progress.set_position(count.load(Ordering::Relaxed));
+    let profile = |profile: AllocProfile, warnings, format| {
+        Loaded::Profile(LoadedProfile {
+            profile,
+            format,
+            warnings,
+            file_size,
+        })
+    };
+    if inner == Some(Format::Pickle) {
+        let parsed = plateau_formats::tracemalloc::read(
+            reader,
+            &plateau_formats::tracemalloc::TracemallocOptions::default(),
+            &mut on_progress,
+        )
+        .with_context(|| format!("{display}"))?;
+        return Ok(profile(
+            parsed.value.profile,
+            parsed.warnings,
+            "tracemalloc",
+        ));
+    }
+    if inner == Some(Format::Pprof) {
+        let parsed = plateau_formats::pprof::read(
+            reader,
+            &plateau_formats::pprof::PprofOptions::default(),
+            &mut on_progress,
+        )
+        .with_context(|| format!("{display}"))?;
+        return Ok(profile(parsed.value.profile, parsed.warnings, "pprof"));
+    }
     if inner == Some(Format::Hprof) {
         let parsed = plateau_formats::hprof::read(
             reader,
@@ -68,14 +141,14 @@ pub fn load_heap(path: &Path, progress: &mut Progress) -> anyhow::Result<LoadedH
             &mut on_progress,
         )
         .with_context(|| format!("{display}"))?;
-        return Ok(LoadedHeap {
+        return Ok(Loaded::Heap(LoadedHeap {
             graph: parsed.value.graph,
             format: "hprof",
             retention_rule: plateau_formats::hprof::JAVA_RETENTION_RULE,
             warnings: parsed.warnings,
             file_size,
             parse_time: started.elapsed(),
-        });
+        }));
     }
     let parsed = plateau_formats::v8::read(
         reader,
@@ -83,14 +156,14 @@ pub fn load_heap(path: &Path, progress: &mut Progress) -> anyhow::Result<LoadedH
         &mut on_progress,
     )
     .with_context(|| format!("{display}"))?;
-    Ok(LoadedHeap {
+    Ok(Loaded::Heap(LoadedHeap {
         graph: parsed.value.graph,
         format: "v8-heapsnapshot",
         retention_rule: V8_RETENTION_RULE,
         warnings: parsed.warnings,
         file_size,
         parse_time: started.elapsed(),
-    })
+    }))
 }
 
 /// The format of what `reader` holds, without consuming it; `None` when it is empty.

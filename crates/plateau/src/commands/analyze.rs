@@ -7,7 +7,7 @@ use plateau_graph::Dominators;
 use plateau_report::{analyze_json, analyze_text, AnalyzeReport};
 
 use crate::cli::AnalyzeArgs;
-use crate::load::{load_heap, peak_rss, LoadedHeap};
+use crate::load::{is_profile, load, load_heap, peak_rss, Loaded, LoadedHeap};
 use crate::progress::Progress;
 use crate::Outcome;
 
@@ -20,6 +20,17 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Outcome> {
             Redaction::None
         },
     };
+    if is_profile(&args.file)? {
+        let mut progress = Progress::new(
+            std::fs::metadata(&args.file).ok().map(|m| m.len()),
+            !args.no_progress,
+        );
+        let loaded = load(&args.file, &mut progress)?;
+        progress.finish();
+        if let Loaded::Profile(p) = loaded {
+            return super::profile::analyze(args, p);
+        }
+    }
     let (heap, summary) = analyze_file(&args.file, &options, !args.no_progress)?;
     let file = args.file.display().to_string();
     let report = AnalyzeReport {

@@ -10,7 +10,7 @@ use plateau_graph::{DominatorOptions, Dominators, HeapGraph};
 use plateau_report::{diff_json, diff_text};
 
 use crate::cli::DiffArgs;
-use crate::load::load_heap;
+use crate::load::{is_profile, load_heap};
 use crate::progress::Progress;
 use crate::Outcome;
 
@@ -28,6 +28,9 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         Some(path) => read_baseline(path)?,
         None => HashSet::new(),
     };
+    if is_profile(&files[0])? {
+        return super::profile::diff(args, &files, known);
+    }
 
     // Snapshots are read one at a time and digested; only the newest graph is kept. (Reading
     // the next snapshot on the second core while digesting one was tried: on this 2-vCPU
@@ -154,6 +157,17 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+/// What a directory of snapshots or profiles is expected to hold.
+const SNAPSHOT_SUFFIXES: &[&str] = &[
+    ".heapsnapshot",
+    ".heapsnapshot.gz",
+    ".hprof",
+    ".hprof.gz",
+    ".tracemalloc",
+    ".tracemalloc.gz",
+    ".pb.gz",
+];
+
 /// The files named, a directory expanded to its snapshots in name order.
 fn snapshot_files(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
@@ -164,13 +178,14 @@ fn snapshot_files(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
                     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                    name.ends_with(".heapsnapshot") || name.ends_with(".heapsnapshot.gz")
+                    SNAPSHOT_SUFFIXES.iter().any(|s| name.ends_with(s))
                 })
                 .collect();
             if found.is_empty() {
                 bail!(
-                    "{}: no .heapsnapshot files in this directory",
-                    arg.display()
+                    "{}: no snapshots or profiles in this directory (looked for {})",
+                    arg.display(),
+                    SNAPSHOT_SUFFIXES.join(", ")
                 );
             }
             found.sort();

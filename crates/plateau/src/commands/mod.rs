@@ -2,6 +2,7 @@ mod analyze;
 mod classify;
 mod demo;
 mod diff;
+mod profile;
 mod watch;
 
 use crate::cli::{Args, Command};

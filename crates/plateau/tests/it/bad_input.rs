@@ -81,3 +81,29 @@ fn truncated_gzip() {
     let cause = "incomplete deflate stream";
     assert!(err.matches(cause).count() <= 1, "each cause once: {err}");
 }
+
+/// `pickle.dumps(Evil(), 2)` where `Evil.__reduce__` returns `(os.system, ('touch ...',))`:
+/// refused before anything could run.
+#[test]
+fn a_pickle_that_would_run_code_is_refused() {
+    const EVIL: &[u8] = b"\x80\x02cposix\nsystem\nq\x00X$\x00\x00\x00touch \
+        /tmp/plateau-tracemalloc-pwnedq\x01\x85q\x02Rq\x03.";
+    let (code, err) = run_on_bytes("evil.tracemalloc", EVIL);
+    assert_eq!(code, 2);
+    assert!(err.contains("posix.system"), "{err}");
+    assert!(
+        err.contains("nothing was executed") || err.contains("not part of a tracemalloc"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_protobuf_that_is_not_a_profile() {
+    // A gzipped pprof-looking prefix cut short: period_type, then nothing.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&[0x5a, 0x04, 0x08, 0x01, 0x10, 0x02, 0x60])
+        .unwrap();
+    let (code, err) = run_on_bytes("cut.pb.gz", &gz.finish().unwrap());
+    assert_eq!(code, 2);
+    assert!(err.contains("byte"), "names the offset: {err}");
+}

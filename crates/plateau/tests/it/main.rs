@@ -6,6 +6,7 @@ mod classify;
 mod demo;
 mod diff;
 mod java;
+mod profiles;
 mod series_fixtures;
 mod watch;
 

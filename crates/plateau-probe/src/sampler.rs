@@ -33,6 +33,8 @@ pub enum Target {
         restarts: u32,
         /// Ask the runtimes to print GC lines (`node --trace-gc`, JAVA_TOOL_OPTIONS, GODEBUG).
         gc_trace: bool,
+        /// Added to the inherited environment (`PORT`, `NODE_OPTIONS`, `PYTHONPATH`...).
+        env: Vec<(String, String)>,
     },
 }
 
@@ -240,6 +242,7 @@ impl Sampler {
             program,
             args,
             gc_trace,
+            env,
             ..
         } = &self.target
         else {
@@ -257,12 +260,14 @@ impl Sampler {
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            .envs(env.iter().map(|(k, v)| (k, v)));
         if *gc_trace {
             for (key, flag) in [("JAVA_TOOL_OPTIONS", "-Xlog:gc"), ("GODEBUG", "gctrace=1")] {
                 let separator = if key == "GODEBUG" { "," } else { " " };
-                let value = match std::env::var(key) {
-                    Ok(old) if !old.is_empty() => format!("{old}{separator}{flag}"),
+                let given = env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+                let value = match given.or_else(|| std::env::var(key).ok()) {
+                    Some(old) if !old.is_empty() => format!("{old}{separator}{flag}"),
                     _ => flag.to_string(),
                 };
                 command.env(key, value);

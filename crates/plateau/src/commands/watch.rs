@@ -193,6 +193,7 @@ fn target(args: &WatchArgs) -> anyhow::Result<Target> {
             args: rest.to_vec(),
             restarts: args.restarts,
             gc_trace: !args.no_gc_trace,
+            env: Vec::new(),
         }
     } else {
         Target::GcLogOnly

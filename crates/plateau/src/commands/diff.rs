@@ -5,7 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use plateau_analysis::{diff, newest_object_id, DiffOptions, Redaction, SnapshotDigest};
+use plateau_analysis::{
+    diff, newest_object_id, DiffOptions, DiffReport, Redaction, SnapshotDigest,
+};
 use plateau_graph::{DominatorOptions, Dominators, HeapGraph};
 use plateau_report::{diff_json, diff_text};
 
@@ -32,6 +34,40 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         return super::profile::diff(args, &files, known);
     }
 
+    let options = DiffOptions {
+        min_growth_bytes: args.min_growth,
+        top: args.top,
+        redaction: if args.redact {
+            Redaction::Strings
+        } else {
+            Redaction::None
+        },
+        known,
+        ..DiffOptions::default()
+    };
+    let report = diff_heaps(&files, &options, !args.no_progress)?;
+
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut stdout, &diff_json(&report))?;
+        writeln!(stdout)?;
+    } else {
+        stdout.write_all(diff_text(&report).as_bytes())?;
+    }
+    Ok(if report.suspects.is_empty() {
+        Outcome::Fine
+    } else {
+        Outcome::LeakFound
+    })
+}
+
+/// Reads heap snapshots oldest first and diffs them (see [`diff`]); warnings of the readers
+/// are in the report's.
+pub fn diff_heaps(
+    files: &[PathBuf],
+    options: &DiffOptions,
+    show_progress: bool,
+) -> anyhow::Result<DiffReport> {
     // Snapshots are read one at a time and digested; only the newest graph is kept. (Reading
     // the next snapshot on the second core while digesting one was tried: on this 2-vCPU
     // machine both stages ran twice as slowly, for more memory.)
@@ -42,7 +78,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let mut one_process = true;
     for (i, file) in files.iter().enumerate() {
         let size = std::fs::metadata(file).ok().map(|m| m.len());
-        let mut progress = Progress::new(size, !args.no_progress);
+        let mut progress = Progress::new(size, show_progress);
         let t = std::time::Instant::now();
         let heap = load_heap(file, &mut progress)?;
         let parsed = t.elapsed();
@@ -124,37 +160,14 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         ));
     }
     let (graph, dom, _) = newest.expect("two snapshots or more were read");
-    let options = DiffOptions {
-        min_growth_bytes: args.min_growth,
-        top: args.top,
-        redaction: if args.redact {
-            Redaction::Strings
-        } else {
-            Redaction::None
-        },
-        known,
-        ..DiffOptions::default()
-    };
     let t = std::time::Instant::now();
-    let mut report = diff(&digests, &graph, &dom, &options);
+    let mut report = diff(&digests, &graph, &dom, options);
     if timings {
         eprintln!("timings: diff {:.2}s", t.elapsed().as_secs_f64());
     }
     warnings.append(&mut report.warnings);
     report.warnings = warnings;
-
-    let mut stdout = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut stdout, &diff_json(&report))?;
-        writeln!(stdout)?;
-    } else {
-        stdout.write_all(diff_text(&report).as_bytes())?;
-    }
-    Ok(if report.suspects.is_empty() {
-        Outcome::Fine
-    } else {
-        Outcome::LeakFound
-    })
+    Ok(report)
 }
 
 /// What a directory of snapshots or profiles is expected to hold.

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use plateau_analysis::alloc::{
-    diff_profiles, growth_stacks, summarize_profile, AllocDiffOptions, Measure, SiteGrouping,
+    diff_profiles, growth_stacks, summarize_profile, AllocDiffOptions, AllocDiffReport, Measure,
+    SiteGrouping,
 };
 use plateau_profile::{AllocProfile, Producer};
 use plateau_report::{
@@ -63,6 +64,38 @@ fn load_profile(path: &Path, show_progress: bool) -> anyhow::Result<LoadedProfil
     }
 }
 
+/// Reads allocation profiles oldest first and diffs them; `by` overrides the grouping in
+/// `options` (default: the producer's, see [`grouping`]). Returns the profiles too.
+pub fn diff_profile_files(
+    files: &[PathBuf],
+    by: Option<SiteBy>,
+    mut options: AllocDiffOptions,
+    show_progress: bool,
+) -> anyhow::Result<(AllocDiffReport, Vec<LoadedProfile>)> {
+    let mut loaded = Vec::with_capacity(files.len());
+    let mut warnings = Vec::new();
+    for file in files {
+        let p = load_profile(file, show_progress)?;
+        warnings.extend(p.warnings.iter().map(|w| format!("{}: {w}", file.display())));
+        loaded.push(p);
+    }
+    let profiles: Vec<&AllocProfile> = loaded.iter().map(|l| &l.profile).collect();
+    let labels: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let site_args = SiteArgs {
+        by,
+        sample_index: None,
+    };
+    options.grouping = grouping(&site_args, profiles[0].producer);
+    if options.cumulative && options.grouping == SiteGrouping::Traceback {
+        bail!("--cumulative applies to --by lineno, filename or function, not traceback");
+    }
+    let mut report = diff_profiles(&labels, &profiles, &options)
+        .map_err(|e| anyhow::anyhow!("{} .. {}: {e}", labels[0], labels[labels.len() - 1]))?;
+    warnings.append(&mut report.warnings);
+    report.warnings = warnings;
+    Ok((report, loaded))
+}
+
 /// `plateau analyze` on a profile already loaded.
 pub fn analyze(args: &AnalyzeArgs, loaded: LoadedProfile) -> anyhow::Result<Outcome> {
     let profile = &loaded.profile;
@@ -94,21 +127,8 @@ pub fn diff(
     files: &[PathBuf],
     known: std::collections::HashSet<String>,
 ) -> anyhow::Result<Outcome> {
-    let mut loaded = Vec::with_capacity(files.len());
-    let mut warnings = Vec::new();
-    for file in files {
-        let p = load_profile(file, !args.no_progress)?;
-        warnings.extend(
-            p.warnings
-                .iter()
-                .map(|w| format!("{}: {w}", file.display())),
-        );
-        loaded.push(p);
-    }
-    let profiles: Vec<&AllocProfile> = loaded.iter().map(|l| &l.profile).collect();
-    let labels: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let options = AllocDiffOptions {
-        grouping: grouping(&args.sites, profiles[0].producer),
+        grouping: SiteGrouping::Lineno,
         cumulative: args.cumulative,
         value: args.sites.sample_index.clone(),
         min_growth_bytes: args.min_growth,
@@ -116,14 +136,9 @@ pub fn diff(
         known,
         ..AllocDiffOptions::default()
     };
-    if options.cumulative && options.grouping == SiteGrouping::Traceback {
-        bail!("--cumulative applies to --by lineno, filename or function, not traceback");
-    }
-    let mut report = diff_profiles(&labels, &profiles, &options)
-        .map_err(|e| anyhow::anyhow!("{} .. {}: {e}", labels[0], labels[labels.len() - 1]))?;
-    warnings.append(&mut report.warnings);
-    report.warnings = warnings;
-
+    let (report, loaded) = diff_profile_files(files, args.sites.by, options, !args.no_progress)?;
+    let profiles: Vec<&AllocProfile> = loaded.iter().map(|l| &l.profile).collect();
+    let labels: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     if let Some(svg_path) = &args.flamegraph {
         let (first, last) = (profiles[0], profiles[profiles.len() - 1]);
         let pair = match &args.sites.sample_index {

@@ -415,6 +415,16 @@ enum State {
     Reading,
 }
 
+/// What parsing buffered bytes led to.
+enum Parsed {
+    /// The response needs more bytes.
+    More,
+    /// A response was complete; the connection goes on (with the next request, or idle).
+    Completed,
+    /// The connection was closed and replaced by a new one: stop reading the old one.
+    Replaced,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Failure {
     ConnectRefused,
@@ -599,7 +609,8 @@ impl<'s, 'a> Worker<'s, 'a> {
             }
             let now = Instant::now();
             for event in events.iter() {
-                self.on_event(event.token().0, now);
+                let peer_closed = event.is_read_closed() || event.is_error();
+                self.on_event(event.token().0, peer_closed, now);
             }
         }
         self.tally.abandoned = self
@@ -703,7 +714,8 @@ impl<'s, 'a> Worker<'s, 'a> {
         let c = &mut self.conns[i];
         c.request = request;
         c.written = 0;
-        c.sent_at = now;
+        // A fresh clock reading: `now` may be from before a batch of events.
+        c.sent_at = Instant::now();
         c.deadline = now + self.shared.timeout;
         c.parser.start(self.shared.wire[request].is_head);
         c.state = State::Writing;
@@ -739,17 +751,18 @@ impl<'s, 'a> Worker<'s, 'a> {
         }
     }
 
-    fn on_event(&mut self, i: usize, now: Instant) {
+    /// `peer_closed`: the event reports the peer's end of the stream (or an error).
+    fn on_event(&mut self, i: usize, peer_closed: bool, now: Instant) {
         match self.conns[i].state {
             State::Backoff { .. } => {}
             State::Connecting => self.check_connected(i, now),
             State::Writing => {
                 self.write(i, now);
                 if self.conns[i].state == State::Reading {
-                    self.read(i, now);
+                    self.read(i, peer_closed, now);
                 }
             }
-            State::Reading | State::Idle => self.read(i, now),
+            State::Reading | State::Idle => self.read(i, peer_closed, now),
         }
     }
 
@@ -848,7 +861,12 @@ impl<'s, 'a> Worker<'s, 'a> {
         self.connect(i, now);
     }
 
-    fn read(&mut self, i: usize, now: Instant) {
+    /// Reads until the socket has nothing more (epoll is edge-triggered), with one shortcut:
+    /// once a response is complete, its bytes ended the last read without filling the buffer,
+    /// and the event did not report the peer closing, the next request has just been sent and
+    /// any byte still to come arrives after this event, so it raises a new one. That saves a
+    /// `read` returning `WouldBlock` per request.
+    fn read(&mut self, i: usize, peer_closed: bool, now: Instant) {
         loop {
             let c = &mut self.conns[i];
             let Some(stream) = c.stream.as_mut() else {
@@ -866,6 +884,7 @@ impl<'s, 'a> Worker<'s, 'a> {
                 }
             }
             let end = c.end;
+            let space = c.buf.len() - end;
             match stream.read(&mut c.buf[end..]) {
                 Ok(0) => return self.on_eof(i, now),
                 Ok(n) => {
@@ -876,8 +895,10 @@ impl<'s, 'a> Worker<'s, 'a> {
                         // Bytes nobody asked for (an idle connection): start afresh.
                         return self.reconnect(i, now);
                     }
-                    if !self.parse(i, now) {
-                        return;
+                    match self.parse(i, now) {
+                        Parsed::Replaced => return,
+                        Parsed::Completed if n < space && !peer_closed => return,
+                        Parsed::Completed | Parsed::More => {}
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -894,8 +915,8 @@ impl<'s, 'a> Worker<'s, 'a> {
         }
     }
 
-    /// Parses what is buffered; false if the connection was replaced (stop reading it).
-    fn parse(&mut self, i: usize, now: Instant) -> bool {
+    /// Parses what is buffered.
+    fn parse(&mut self, i: usize, now: Instant) -> Parsed {
         let c = &mut self.conns[i];
         match c.parser.feed(&c.buf[c.start..c.end]) {
             Ok(Step::NeedMore { consumed }) => {
@@ -904,7 +925,7 @@ impl<'s, 'a> Worker<'s, 'a> {
                     c.start = 0;
                     c.end = 0;
                 }
-                true
+                Parsed::More
             }
             Ok(Step::Done { consumed }) => {
                 c.start += consumed;
@@ -912,18 +933,18 @@ impl<'s, 'a> Worker<'s, 'a> {
                 c.start = 0;
                 c.end = 0;
                 let keep_alive = c.parser.keep_alive && !leftover;
-                self.complete(i, now);
+                self.complete(i);
                 if keep_alive {
                     self.free(i, now);
-                    true
+                    Parsed::Completed
                 } else {
                     self.reconnect(i, now);
-                    false
+                    Parsed::Replaced
                 }
             }
             Err(_) => {
                 self.fail(i, Failure::BadResponse, now);
-                false
+                Parsed::Replaced
             }
         }
     }
@@ -932,7 +953,7 @@ impl<'s, 'a> Worker<'s, 'a> {
         match self.conns[i].state {
             State::Reading => {
                 if self.conns[i].parser.finish_at_eof() {
-                    self.complete(i, now);
+                    self.complete(i);
                     self.reconnect(i, now);
                 } else {
                     self.fail(i, Failure::Closed, now);
@@ -945,12 +966,10 @@ impl<'s, 'a> Worker<'s, 'a> {
     }
 
     /// Records a complete response.
-    fn complete(&mut self, i: usize, now: Instant) {
+    fn complete(&mut self, i: usize) {
         let c = &self.conns[i];
         let status = c.parser.status;
-        self.tally
-            .histogram
-            .record_duration(now.saturating_duration_since(c.sent_at));
+        self.tally.histogram.record_duration(c.sent_at.elapsed());
         self.tally.responses += 1;
         self.tally.statuses[usize::from(status)] += 1;
         self.counters.responses.fetch_add(1, Relaxed);

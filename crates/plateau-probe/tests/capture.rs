@@ -1,0 +1,332 @@
+//! `capture` against real runtimes on this machine (node, java with jcmd, python3; each test
+//! is skipped with a message when its runtime is missing).
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use plateau_probe::capture::{
+    capture_node, enable_inspector_by_signal, parse_inspector_banner, CaptureError, NodeInspector,
+    INSPECTOR_SIGNAL_PORT,
+};
+
+/// Kills and reaps the child however the test ends.
+struct Reaped(Child);
+
+impl Reaped {
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A scratch directory removed at the end.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("plateau-capture-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn have(program: &str, arg: &str) -> bool {
+    let ok = Command::new(program)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: `{program}` is not installed");
+    }
+    ok
+}
+
+/// Every line of `stream`, from a thread that drains it to the end.
+fn lines(stream: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_for(rx: &Receiver<String>, what: impl Fn(&str) -> bool, timeout: Duration) -> String {
+    let until = Instant::now() + timeout;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if what(&line) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("the expected line did not come within {timeout:?}: {e}"),
+        }
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node
+
+/// Keeps ~`objects` small objects alive and keeps allocating.
+fn node_script(objects: usize) -> String {
+    format!(
+        "globalThis.keep = []; for (let i = 0; i < {objects}; i++) keep.push({{ i, s: 'item' + i }});\
+         setInterval(() => {{ keep.push(new Array(8).fill(keep.length)); }}, 20);\
+         console.log('ready');"
+    )
+}
+
+/// `node --inspect=127.0.0.1:0 -e script` and its inspector URL from the banner.
+fn node_with_inspector(script: &str) -> (Reaped, String) {
+    let mut child = Command::new("node")
+        .args(["--inspect=127.0.0.1:0", "-e", script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let stderr = lines(child.stderr.take().unwrap());
+    let stdout = lines(child.stdout.take().unwrap());
+    let child = Reaped(child);
+    let banner = wait_for(
+        &stderr,
+        |l| parse_inspector_banner(l).is_some(),
+        Duration::from_secs(15),
+    );
+    wait_for(&stdout, |l| l == "ready", Duration::from_secs(15));
+    (child, parse_inspector_banner(&banner).unwrap())
+}
+
+fn check_heapsnapshot(path: &Path) {
+    let bytes = fs::read(path).unwrap();
+    assert!(
+        bytes.starts_with(b"{\"snapshot\":{\"meta\":"),
+        "starts with {:?}",
+        String::from_utf8_lossy(&bytes[..40.min(bytes.len())])
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).expect("complete JSON");
+    let nodes = doc["snapshot"]["node_count"].as_u64().unwrap();
+    assert!(nodes > 1000, "{nodes} nodes");
+    assert_eq!(mode(path), 0o600);
+}
+
+#[test]
+fn node_snapshot_through_the_banner_url_and_through_discovery() {
+    if !have("node", "--version") {
+        return;
+    }
+    let dir = Scratch::new("node");
+    let (mut child, ws_url) = node_with_inspector(&node_script(20_000));
+
+    let path = dir.join("a.heapsnapshot");
+    let mut progress = Vec::new();
+    let report = capture_node(&ws_url, &path, Duration::from_secs(30), |done, total| {
+        progress.push((done, total))
+    })
+    .unwrap();
+    assert_eq!(report.path, path);
+    assert_eq!(report.bytes, fs::metadata(&path).unwrap().len());
+    assert!(!progress.is_empty());
+    assert!(progress.iter().all(|&(done, total)| done <= total));
+    check_heapsnapshot(&path);
+
+    // host:port -> GET /json/list -> the same process; then a session used by hand.
+    let authority = ws_url
+        .strip_prefix("ws://")
+        .and_then(|r| r.split('/').next())
+        .unwrap();
+    let mut inspector = NodeInspector::connect(authority, Duration::from_secs(10)).unwrap();
+    assert_eq!(inspector.url(), ws_url);
+    assert_eq!(inspector.pid(Duration::from_secs(10)).unwrap(), child.pid());
+    let path_b = dir.join("b.heapsnapshot");
+    inspector
+        .take_heap_snapshot(&path_b, Duration::from_secs(30), |_, _| {})
+        .unwrap();
+    inspector.close();
+    check_heapsnapshot(&path_b);
+
+    // Too short a timeout: an error, and nothing under either name.
+    let path_c = dir.join("c.heapsnapshot");
+    let err = capture_node(&ws_url, &path_c, Duration::from_millis(5), |_, _| {}).unwrap_err();
+    assert!(matches!(err, CaptureError::Timeout { .. }), "{err}");
+    assert!(!path_c.exists());
+
+    assert!(leftovers(&dir.0).is_empty());
+    assert!(child.alive(), "the service survives its captures");
+}
+
+#[test]
+fn node_exiting_mid_capture_is_an_error_and_leaves_no_file() {
+    if !have("node", "--version") {
+        return;
+    }
+    let dir = Scratch::new("node-exit");
+    // Big enough that V8 is still walking the heap when the first progress report arrives.
+    let (mut child, ws_url) = node_with_inspector(&node_script(300_000));
+    let path = dir.join("gone.heapsnapshot");
+    let started = Instant::now();
+    let err = capture_node(&ws_url, &path, Duration::from_secs(30), |_, _| {
+        let _ = child.0.kill();
+    })
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, CaptureError::Closed { .. }),
+        "expected a closed connection: {text}"
+    );
+    assert!(text.contains("did the process exit"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!path.exists());
+    assert!(leftovers(&dir.0).is_empty());
+}
+
+#[test]
+fn nobody_listening_is_a_clear_fast_error() {
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let dir = Scratch::new("refused");
+    let started = Instant::now();
+    for target in [
+        format!("127.0.0.1:{port}"),
+        format!("ws://127.0.0.1:{port}/x"),
+    ] {
+        let err = capture_node(
+            &target,
+            &dir.join("x.heapsnapshot"),
+            Duration::from_secs(10),
+            |_, _| {},
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, CaptureError::Connect { .. }), "{text}");
+        assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+        assert!(text.contains("--inspect"), "{text}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(fs::read_dir(&dir.0).unwrap().next().is_none());
+}
+
+/// Tests that need 127.0.0.1:9229 take turns.
+static PORT_9229: Mutex<()> = Mutex::new(());
+
+fn port_9229_free() -> bool {
+    let busy = TcpStream::connect_timeout(
+        &([127, 0, 0, 1], INSPECTOR_SIGNAL_PORT).into(),
+        Duration::from_millis(300),
+    )
+    .is_ok();
+    if busy {
+        eprintln!("skipped: 127.0.0.1:9229 is in use by another program");
+    }
+    !busy
+}
+
+#[test]
+fn sigusr1_opens_the_inspector_of_a_running_node() {
+    if !have("node", "--version") {
+        return;
+    }
+    let _turn = PORT_9229.lock().unwrap_or_else(|e| e.into_inner());
+    if !port_9229_free() {
+        return;
+    }
+    let dir = Scratch::new("sigusr1");
+    let mut child = Command::new("node")
+        .args(["-e", &node_script(5_000)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = lines(child.stdout.take().unwrap());
+    let mut child = Reaped(child);
+    wait_for(&stdout, |l| l == "ready", Duration::from_secs(15));
+    let url = match enable_inspector_by_signal(child.pid(), Duration::from_secs(15)) {
+        Err(CaptureError::InspectorPortTaken { other_pid, .. }) => {
+            eprintln!("skipped: process {other_pid} took 127.0.0.1:9229 meanwhile");
+            return;
+        }
+        other => other.unwrap(),
+    };
+    assert!(url.starts_with("ws://127.0.0.1:9229/"), "{url}");
+    // Already open: found again without a second signal.
+    assert_eq!(
+        enable_inspector_by_signal(child.pid(), Duration::from_secs(15)).unwrap(),
+        url
+    );
+    let path = dir.join("signalled.heapsnapshot");
+    capture_node(&url, &path, Duration::from_secs(30), |_, _| {}).unwrap();
+    check_heapsnapshot(&path);
+    assert!(child.alive());
+}
+
+#[test]
+fn sigusr1_is_not_sent_to_a_process_it_would_kill() {
+    let _turn = PORT_9229.lock().unwrap_or_else(|e| e.into_inner());
+    if !port_9229_free() {
+        return;
+    }
+    let mut sleeper = Reaped(
+        Command::new("sleep")
+            .arg("30")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    let err = enable_inspector_by_signal(sleeper.pid(), Duration::from_secs(5)).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, CaptureError::SignalNotHandled { .. }),
+        "{text}"
+    );
+    assert!(text.contains("SIGUSR1 would terminate it"), "{text}");
+    assert!(sleeper.alive());
+}

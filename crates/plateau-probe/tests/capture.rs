@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use plateau_probe::capture::{
-    capture_node, enable_inspector_by_signal, parse_inspector_banner, CaptureError, NodeInspector,
-    INSPECTOR_SIGNAL_PORT,
+    capture_java, capture_node, enable_inspector_by_signal, parse_inspector_banner, CaptureError,
+    NodeInspector, INSPECTOR_SIGNAL_PORT,
 };
 
 /// Kills and reaps the child however the test ends.
@@ -329,4 +329,82 @@ fn sigusr1_is_not_sent_to_a_process_it_would_kill() {
     );
     assert!(text.contains("SIGUSR1 would terminate it"), "{text}");
     assert!(sleeper.alive());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Java
+
+const WAIT_JAVA: &str = r#"
+import java.util.ArrayList;
+import java.util.List;
+
+public class Wait {
+    static final List<String> KEEP = new ArrayList<>();
+
+    public static void main(String[] args) throws Exception {
+        for (int i = 0; i < 10000; i++) KEEP.add("item-" + i);
+        System.out.println("ready");
+        System.out.flush();
+        Thread.sleep(120_000);
+    }
+}
+"#;
+
+#[test]
+fn java_heap_dump_through_jcmd() {
+    if !have("java", "-version") || !have("jcmd", "-h") {
+        return;
+    }
+    let dir = Scratch::new("java");
+    fs::write(dir.join("Wait.java"), WAIT_JAVA).unwrap();
+    let mut child = Command::new("java")
+        .args(["-Xmx64m", "-XX:TieredStopAtLevel=1", "Wait.java"])
+        .current_dir(&dir.0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = lines(child.stdout.take().unwrap());
+    let mut child = Reaped(child);
+    wait_for(&stdout, |l| l == "ready", Duration::from_secs(40));
+
+    // A blank and an '=' the JVM's command parser must not split on.
+    let path = dir.join("live heap=1.hprof");
+    for _ in 0..2 {
+        // The second run replaces the first (the JVM itself refuses existing files).
+        let report = capture_java(child.pid(), &path, Duration::from_secs(40)).unwrap();
+        assert_eq!(report.path, path);
+        let mut head = [0u8; 19];
+        fs::File::open(&path)
+            .unwrap()
+            .read_exact(&mut head)
+            .unwrap();
+        assert_eq!(&head, b"JAVA PROFILE 1.0.2\0");
+        assert_eq!(report.bytes, fs::metadata(&path).unwrap().len());
+        assert!(report.bytes > 100_000, "{} bytes", report.bytes);
+        assert_eq!(mode(&path), 0o600);
+    }
+    assert!(leftovers(&dir.0).is_empty());
+    assert!(child.alive());
+}
+
+#[test]
+fn jcmd_on_a_dead_pid_or_a_non_jvm_is_refused() {
+    let dir = Scratch::new("java-dead");
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let err = capture_java(pid, &dir.join("x.hprof"), Duration::from_secs(10)).unwrap_err();
+    assert!(matches!(err, CaptureError::ProcessGone { .. }), "{err}");
+    assert!(err.to_string().contains(&pid.to_string()));
+
+    // jcmd's attach sends SIGQUIT, which would kill a process that is not a JVM.
+    let mut sleeper = Reaped(Command::new("sleep").arg("30").spawn().unwrap());
+    std::thread::sleep(Duration::from_millis(50));
+    let err =
+        capture_java(sleeper.pid(), &dir.join("x.hprof"), Duration::from_secs(10)).unwrap_err();
+    assert!(err.to_string().contains("not a HotSpot JVM"), "{err}");
+    assert!(sleeper.alive());
+    assert!(fs::read_dir(&dir.0).unwrap().next().is_none());
 }

@@ -47,6 +47,7 @@
 //! control of a Node process and is unauthenticated, and a heap profile reveals code structure.
 
 mod http;
+mod java;
 mod node;
 mod proc;
 mod ws;
@@ -57,6 +58,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use java::{capture_java, find_jcmd};
 pub use node::{
     capture_node, capture_node_with, discover_inspector, enable_inspector_by_signal,
     parse_inspector_banner, NodeInspector, INSPECTOR_SIGNAL_PORT,

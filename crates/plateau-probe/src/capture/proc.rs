@@ -80,6 +80,25 @@ fn gone_or_io(pid: u32, e: io::Error, file: &str) -> CaptureError {
     }
 }
 
+/// The effective uid of `pid` (`None` for our own when /proc is unreadable).
+pub(super) fn euid(pid: Option<u32>) -> Result<u32, CaptureError> {
+    let text = match pid {
+        Some(pid) => read_status(pid)?,
+        None => fs::read_to_string("/proc/self/status").map_err(|e| CaptureError::Io {
+            what: "/proc/self/status".into(),
+            source: e,
+        })?,
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|u| u.parse().ok())
+        .ok_or_else(|| CaptureError::Protocol {
+            what: "/proc/PID/status".into(),
+            detail: "no Uid line".into(),
+        })
+}
+
 pub(super) fn send(pid: u32, signal: Signal) -> Result<(), CaptureError> {
     let raw = i32::try_from(pid).map_err(|_| CaptureError::ProcessGone {
         pid,
@@ -159,5 +178,6 @@ mod tests {
     fn own_process_is_readable() {
         let me = std::process::id();
         assert!(alive(me));
+        assert_eq!(euid(Some(me)).unwrap(), euid(None).unwrap());
     }
 }

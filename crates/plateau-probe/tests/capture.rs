@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use plateau_probe::capture::{
-    capture_java, capture_node, enable_inspector_by_signal, parse_inspector_banner, CaptureError,
-    NodeInspector, INSPECTOR_SIGNAL_PORT,
+    capture_java, capture_node, capture_python, enable_inspector_by_signal, next_python_snapshot,
+    parse_inspector_banner, python_capture_env, CaptureError, NodeInspector, INSPECTOR_SIGNAL_PORT,
 };
 
 /// Kills and reaps the child however the test ends.
@@ -407,4 +407,133 @@ fn jcmd_on_a_dead_pid_or_a_non_jvm_is_refused() {
     assert!(err.to_string().contains("not a HotSpot JVM"), "{err}");
     assert!(sleeper.alive());
     assert!(fs::read_dir(&dir.0).unwrap().next().is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Python
+
+/// `python3 -c script` with `env`, and its stdout lines.
+fn python(script: &str, env: &[(String, String)]) -> (Reaped, Receiver<String>) {
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let stdout = lines(child.stdout.take().unwrap());
+    (Reaped(child), stdout)
+}
+
+#[test]
+fn python_snapshots_on_signal_and_chains_the_users_sitecustomize() {
+    if !have("python3", "--version") {
+        return;
+    }
+    let scratch = Scratch::new("python");
+    let helper = scratch.join("helper");
+    let user = scratch.join("user");
+    fs::create_dir_all(&user).unwrap();
+    fs::write(user.join("sitecustomize.py"), "MARK = 'user-site'\n").unwrap();
+    let mut env = python_capture_env(&helper).unwrap();
+    env.push(("PLATEAU_TRACEMALLOC_FRAMES".into(), "10".into()));
+    // As if the user's directory had been on PYTHONPATH already.
+    for (k, v) in &mut env {
+        if k == "PYTHONPATH" {
+            *v = format!("{}:{}", v.split(':').next().unwrap(), user.display());
+        }
+    }
+    let script = "import sitecustomize, time, tracemalloc\n\
+                  print('ready', getattr(sitecustomize, 'MARK', None), tracemalloc.is_tracing(), flush=True)\n\
+                  keep = []\n\
+                  while True:\n    keep.append(bytearray(512))\n    del keep[:-2000]\n    time.sleep(0.005)\n";
+    let (mut child, stdout) = python(script, &env);
+    let ready = wait_for(&stdout, |l| l.starts_with("ready"), Duration::from_secs(15));
+    assert_eq!(ready, "ready user-site True");
+
+    for k in 1..=2 {
+        assert_eq!(next_python_snapshot(&helper), k);
+        let path = capture_python(child.pid(), &helper, k, Duration::from_secs(20)).unwrap();
+        assert_eq!(
+            path.file_name().unwrap().to_str().unwrap(),
+            format!("snapshot-{k}.tracemalloc")
+        );
+        let bytes = fs::read(&path).unwrap();
+        assert_eq!(bytes[0], 0x80, "a pickle");
+        assert_eq!(mode(&path), 0o600);
+    }
+    // Python reads its own snapshot back.
+    let check = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, tracemalloc; s = tracemalloc.Snapshot.load(sys.argv[1]); \
+             assert s.traceback_limit == 10, s.traceback_limit; print(len(s.traces) > 0)",
+        ])
+        .arg(helper.join("snapshot-2.tracemalloc"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout).trim(),
+        "True",
+        "{check:?}"
+    );
+    assert!(leftovers(&helper).is_empty());
+    assert!(child.alive());
+}
+
+#[test]
+fn python_that_blocks_the_signal_times_out_clearly() {
+    if !have("python3", "--version") {
+        return;
+    }
+    let scratch = Scratch::new("python-blocked");
+    let helper = scratch.join("helper");
+    let env = python_capture_env(&helper).unwrap();
+    let script = "import signal, time\n\
+                  signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})\n\
+                  print('ready', flush=True)\n\
+                  time.sleep(60)\n";
+    let (mut child, stdout) = python(script, &env);
+    wait_for(&stdout, |l| l == "ready", Duration::from_secs(15));
+    let started = Instant::now();
+    let err = capture_python(child.pid(), &helper, 1, Duration::from_millis(800)).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, CaptureError::Timeout { .. }), "{text}");
+    assert!(text.contains("blocks SIGUSR2"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(child.alive());
+}
+
+#[test]
+fn python_without_the_handler_is_not_signalled() {
+    if !have("python3", "--version") {
+        return;
+    }
+    let scratch = Scratch::new("python-ignored");
+    let helper = scratch.join("helper");
+    let env = python_capture_env(&helper).unwrap();
+    // Started with the helper, but the program then ignores the signal.
+    let script = "import signal, time\n\
+                  signal.signal(signal.SIGUSR2, signal.SIG_IGN)\n\
+                  print('ready', flush=True)\n\
+                  time.sleep(60)\n";
+    let (mut ignoring, stdout) = python(script, &env);
+    wait_for(&stdout, |l| l == "ready", Duration::from_secs(15));
+    let err = capture_python(ignoring.pid(), &helper, 1, Duration::from_secs(5)).unwrap_err();
+    assert!(err.to_string().contains("ignores SIGUSR2"), "{err}");
+    assert!(ignoring.alive());
+
+    // Started without it: SIGUSR2 would kill it.
+    let (mut plain, stdout) = python(
+        "import time\nprint('ready', flush=True)\ntime.sleep(60)\n",
+        &[],
+    );
+    wait_for(&stdout, |l| l == "ready", Duration::from_secs(15));
+    let err = capture_python(plain.pid(), &helper, 1, Duration::from_secs(5)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("not started with plateau's tracemalloc helper"),
+        "{err}"
+    );
+    assert!(plain.alive());
 }

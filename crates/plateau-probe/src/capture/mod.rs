@@ -50,6 +50,7 @@ mod http;
 mod java;
 mod node;
 mod proc;
+mod python;
 mod ws;
 
 use std::fs::{self, File, OpenOptions};
@@ -62,6 +63,11 @@ pub use java::{capture_java, find_jcmd};
 pub use node::{
     capture_node, capture_node_with, discover_inspector, enable_inspector_by_signal,
     parse_inspector_banner, NodeInspector, INSPECTOR_SIGNAL_PORT,
+};
+pub use python::{
+    capture_python, next_python_snapshot, python_capture_env, python_snapshot_path,
+    DEFAULT_TRACEMALLOC_FRAMES, DEFAULT_TRACEMALLOC_SIGNAL, SITECUSTOMIZE_PY, TRACEMALLOC_DIR_ENV,
+    TRACEMALLOC_FRAMES_ENV, TRACEMALLOC_SIGNAL_ENV,
 };
 
 /// Which hosts a capture may talk to.

@@ -99,6 +99,24 @@ pub(super) fn euid(pid: Option<u32>) -> Result<u32, CaptureError> {
         })
 }
 
+/// The target's environment at exec time; `Ok(None)` if it is not readable (another user).
+pub(super) fn environ(pid: u32) -> Result<Option<Vec<(String, String)>>, CaptureError> {
+    match fs::read(format!("/proc/{pid}/environ")) {
+        Ok(bytes) => Ok(Some(
+            bytes
+                .split(|&b| b == 0)
+                .filter_map(|kv| {
+                    let kv = String::from_utf8_lossy(kv);
+                    let (k, v) = kv.split_once('=')?;
+                    Some((k.to_string(), v.to_string()))
+                })
+                .collect(),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(None),
+        Err(e) => Err(gone_or_io(pid, e, "environ")),
+    }
+}
+
 pub(super) fn send(pid: u32, signal: Signal) -> Result<(), CaptureError> {
     let raw = i32::try_from(pid).map_err(|_| CaptureError::ProcessGone {
         pid,
@@ -179,5 +197,10 @@ mod tests {
         let me = std::process::id();
         assert!(alive(me));
         assert_eq!(euid(Some(me)).unwrap(), euid(None).unwrap());
+        assert!(environ(me)
+            .unwrap()
+            .unwrap()
+            .iter()
+            .any(|(k, _)| k == "PATH"));
     }
 }

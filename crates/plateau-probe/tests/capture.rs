@@ -1,8 +1,8 @@
 //! `capture` against real runtimes on this machine (node, java with jcmd, python3; each test
-//! is skipped with a message when its runtime is missing).
+//! is skipped with a message when its runtime is missing) and a loopback pprof server.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -12,8 +12,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use plateau_probe::capture::{
-    capture_java, capture_node, capture_python, enable_inspector_by_signal, next_python_snapshot,
-    parse_inspector_banner, python_capture_env, CaptureError, NodeInspector, INSPECTOR_SIGNAL_PORT,
+    capture_java, capture_node, capture_pprof, capture_python, enable_inspector_by_signal,
+    next_python_snapshot, parse_inspector_banner, python_capture_env, CaptureError, NodeInspector,
+    INSPECTOR_SIGNAL_PORT,
 };
 
 /// Kills and reaps the child however the test ends.
@@ -536,4 +537,120 @@ fn python_without_the_handler_is_not_signalled() {
         "{err}"
     );
     assert!(plain.alive());
+}
+
+// ---------------------------------------------------------------------------------------------
+// pprof
+
+/// Serves fixed responses by path until the test ends.
+fn pprof_server(profile: Vec<u8>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && s.read_exact(&mut byte).is_ok() {
+                request.push(byte[0]);
+            }
+            let request = String::from_utf8_lossy(&request);
+            let target = request.split_whitespace().nth(1).unwrap_or("");
+            let mut response = Vec::new();
+            match target {
+                "/debug/pprof/heap?gc=1" => {
+                    response.extend_from_slice(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\
+                             Content-Length: {}\r\n\r\n",
+                            profile.len()
+                        )
+                        .as_bytes(),
+                    );
+                    response.extend_from_slice(&profile);
+                }
+                "/chunked" => {
+                    response.extend_from_slice(
+                        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                    );
+                    for part in profile.chunks(7000) {
+                        response.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+                        response.extend_from_slice(part);
+                        response.extend_from_slice(b"\r\n");
+                    }
+                    response.extend_from_slice(b"0\r\n\r\n");
+                }
+                "/html" => response.extend_from_slice(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n\
+                      <!DOCTYPE html><html><body>Login required</body></html>",
+                ),
+                "/debug/pprof/heap?debug=1" => response.extend_from_slice(
+                    b"HTTP/1.1 200 OK\r\n\r\nheap profile: 3: 4096 [5: 8192] @ heap/1048576\n",
+                ),
+                _ => response.extend_from_slice(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\n\
+                      <html><body>404 page not found</body></html>",
+                ),
+            }
+            let _ = s.write_all(&response);
+        }
+    });
+    port
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn pprof_fetch_saves_gzip_and_refuses_anything_else() {
+    // Incompressible enough to be a few hundred KB.
+    let data: Vec<u8> = (0..400_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let profile = gzip(&data);
+    let port = pprof_server(profile.clone());
+    let dir = Scratch::new("pprof");
+    let base = format!("http://127.0.0.1:{port}");
+    let timeout = Duration::from_secs(10);
+
+    for (url, name) in [
+        (format!("{base}/debug/pprof/heap?gc=1"), "heap.pb.gz"),
+        (format!("{base}/chunked"), "chunked.pb.gz"),
+    ] {
+        let path = dir.join(name);
+        let report = capture_pprof(&url, &path, timeout).unwrap();
+        assert_eq!(report.bytes, profile.len() as u64);
+        assert_eq!(fs::read(&path).unwrap(), profile);
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    let path = dir.join("bad.pb.gz");
+    let err = capture_pprof(&format!("{base}/missing"), &path, timeout).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, CaptureError::HttpStatus { status: 404, .. }),
+        "{text}"
+    );
+    assert!(
+        text.contains("404 Not Found") && text.contains("<html>"),
+        "{text}"
+    );
+
+    let err = capture_pprof(&format!("{base}/html"), &path, timeout).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, CaptureError::NotPprof { .. }), "{text}");
+    assert!(text.contains("<!DOCTYPE html>"), "{text}");
+
+    let err =
+        capture_pprof(&format!("{base}/debug/pprof/heap?debug=1"), &path, timeout).unwrap_err();
+    assert!(err.to_string().contains("drop ?debug=1"), "{err}");
+
+    let err = capture_pprof("http://192.0.2.1:6060/debug/pprof/heap", &path, timeout).unwrap_err();
+    assert!(matches!(err, CaptureError::NotLoopback { .. }), "{err}");
+
+    assert!(!path.exists());
+    assert!(leftovers(&dir.0).is_empty());
 }

@@ -49,6 +49,7 @@
 mod http;
 mod java;
 mod node;
+mod pprof;
 mod proc;
 mod python;
 mod ws;
@@ -64,6 +65,7 @@ pub use node::{
     capture_node, capture_node_with, discover_inspector, enable_inspector_by_signal,
     parse_inspector_banner, NodeInspector, INSPECTOR_SIGNAL_PORT,
 };
+pub use pprof::{capture_pprof, capture_pprof_with};
 pub use python::{
     capture_python, next_python_snapshot, python_capture_env, python_snapshot_path,
     DEFAULT_TRACEMALLOC_FRAMES, DEFAULT_TRACEMALLOC_SIGNAL, SITECUSTOMIZE_PY, TRACEMALLOC_DIR_ENV,

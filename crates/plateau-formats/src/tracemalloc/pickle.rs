@@ -15,6 +15,11 @@
 //!
 //! So memory is the memo (16 bytes per memoized value, one per trace), the frames and stacks,
 //! and one sample per distinct traceback; never the traces themselves.
+//!
+//! Speed: a trace is about eight opcodes. `Machine::fast_trace` decodes the usual shape of a
+//! whole trace (its tuple opcodes, a memo reference to a traceback already read, and the
+//! `MEMOIZE` after it) straight from the buffer with the same effect as running them, and
+//! falls back to the opcode-by-opcode path for anything else.
 
 use std::collections::HashMap;
 
@@ -358,6 +363,13 @@ impl<'a> Machine<'a> {
                 });
             }
             let code = self.input.bytes()[0];
+            if matches!(
+                code,
+                op::MARK | op::BININT1 | op::BININT2 | op::BININT | op::LONG1
+            ) && self.fast_trace()
+            {
+                continue;
+            }
             match code {
                 op::BININT1 => {
                     let [b] = self.args::<1>(code, at)?;
@@ -676,6 +688,130 @@ impl<'a> Machine<'a> {
         }
     }
 
+    /// The hot path: one whole trace tuple as `Snapshot.dump()` writes it — `MARK int int
+    /// frames int TUPLE` (3.9+), `int int frames TUPLE3` (3.6-3.8) or `int frames TUPLE2`
+    /// (3.4-3.5), the frames a memo reference to a traceback already read — and the
+    /// `MEMOIZE`/`BINPUT`/`LONG_BINPUT` after it, decoded straight from the buffer. The effect
+    /// is exactly the opcodes' (one trace value pushed and memoized); anything else (a new
+    /// traceback, a negative size, the buffer's end) returns false having done nothing, and
+    /// the opcodes run one by one.
+    #[inline]
+    fn fast_trace(&mut self) -> bool {
+        /// An int opcode at `p`: (value, bytes).
+        #[inline(always)]
+        fn int_at(b: &[u8], p: usize) -> Option<(i64, usize)> {
+            match b[p] {
+                op::BININT1 => Some((b[p + 1] as i64, 2)),
+                op::BININT2 => Some((u16::from_le_bytes([b[p + 1], b[p + 2]]) as i64, 3)),
+                op::BININT => {
+                    let v = i32::from_le_bytes([b[p + 1], b[p + 2], b[p + 3], b[p + 4]]);
+                    Some((v as i64, 5))
+                }
+                op::LONG1 if b[p + 1] <= 8 => {
+                    let n = b[p + 1] as usize;
+                    let mut v: i64 = 0;
+                    for i in 0..n {
+                        v |= (b[p + 2 + i] as i64) << (8 * i);
+                    }
+                    if n > 0 && n < 8 && b[p + 1 + n] & 0x80 != 0 {
+                        v -= 1i64 << (8 * n);
+                    }
+                    Some((v, 2 + n))
+                }
+                _ => None,
+            }
+        }
+        // The longest form: MARK, 3 ints of up to 10 bytes, LONG_BINGET, TUPLE, LONG_BINPUT.
+        const LONGEST: usize = 1 + 3 * 10 + 5 + 1 + 5;
+        let b = self.input.bytes();
+        if b.len() < LONGEST {
+            return false;
+        }
+        let mut p = 0;
+        let marked = b[0] == op::MARK;
+        p += marked as usize;
+        let Some((first, n)) = int_at(b, p) else {
+            return false;
+        };
+        p += n;
+        // `int frames` (3.4-3.5) or `int int frames` (3.6+).
+        let second = match b[p] {
+            op::BINGET | op::LONG_BINGET => None,
+            _ => {
+                let Some((v, n)) = int_at(b, p) else {
+                    return false;
+                };
+                p += n;
+                Some(v)
+            }
+        };
+        let index = match b[p] {
+            op::BINGET => {
+                p += 2;
+                b[p - 1] as usize
+            }
+            op::LONG_BINGET => {
+                p += 5;
+                u32::from_le_bytes([b[p - 4], b[p - 3], b[p - 2], b[p - 1]]) as usize
+            }
+            _ => return false,
+        };
+        let stack = match self.memo.get(index) {
+            Some(Some(Value::Stack(s))) => *s,
+            _ => return false,
+        };
+        let (layout, domain, size, nframe) = match (marked, second) {
+            (true, Some(size)) => {
+                let Some((nframe, n)) = int_at(b, p) else {
+                    return false;
+                };
+                p += n;
+                if b[p] != op::TUPLE {
+                    return false;
+                }
+                (
+                    TraceLayout::DomainSizeFramesNframe,
+                    first,
+                    size,
+                    Some(nframe),
+                )
+            }
+            (false, Some(size)) if b[p] == op::TUPLE3 => {
+                (TraceLayout::DomainSizeFrames, first, size, None)
+            }
+            (false, None) if b[p] == op::TUPLE2 => (TraceLayout::SizeFrames, 0, first, None),
+            _ => return false,
+        };
+        p += 1;
+        if size < 0 {
+            return false;
+        }
+        let memo_at = match b[p] {
+            op::MEMOIZE => {
+                p += 1;
+                Some(self.memo_len)
+            }
+            op::BINPUT => {
+                p += 2;
+                Some(b[p - 1] as u64)
+            }
+            op::LONG_BINPUT => {
+                p += 5;
+                Some(u32::from_le_bytes([b[p - 4], b[p - 3], b[p - 2], b[p - 1]]) as u64)
+            }
+            _ => None,
+        };
+        let Ok(v) = self.trace(layout, domain, size, Value::Stack(stack), nframe, 0) else {
+            return false;
+        };
+        self.input.consume(p);
+        self.stack.push(v);
+        if let Some(i) = memo_at {
+            self.put(i, v);
+        }
+        true
+    }
+
     // ---------------------------------------------------------------- reading arguments
 
     /// Consumes the opcode and its `N` argument bytes.
@@ -836,6 +972,12 @@ impl<'a> Machine<'a> {
     }
 
     fn put(&mut self, index: u64, v: Value) {
+        if index == self.memo.len() as u64 && index < u32::MAX as u64 {
+            // What MEMOIZE and a sequential PUT do: a new last entry.
+            self.memo.push(Some(v));
+            self.memo_len += 1;
+            return;
+        }
         let slot = if (index as usize) < self.memo.len() {
             &mut self.memo[index as usize]
         } else if index as usize <= self.memo.len() + DENSE_MEMO_SLACK && index < u32::MAX as u64 {

@@ -246,9 +246,11 @@ pub(super) enum List {
 
 pub(super) struct Object {
     pub class: Class,
-    /// Attributes set by `BUILD` (copied from its state dict, as Python does).
-    pub attrs: Vec<(Value, Value)>,
-    pub built: bool,
+    /// The state dicts `BUILD` set, each with its length then: Python copies the dict's
+    /// items into the object at `BUILD`, and dict entries are only ever appended here, so
+    /// the first `len` entries are exactly what was copied (without copying them: a dict
+    /// built on again and again costs nothing).
+    pub builds: Vec<(u32, usize)>,
 }
 
 /// What the traces held, counted as they were appended to the list of traces.
@@ -261,9 +263,11 @@ pub(super) struct TraceStats {
     pub layout: Option<TraceLayout>,
 }
 
-/// Memo indices beyond the dense part by more than this go to a map, so a `LONG_BINPUT` of a
-/// huge index allocates nothing.
-const DENSE_MEMO_SLACK: usize = 1 << 16;
+/// File names of distinct frames may add up to this plus [`FRAME_NAME_BYTES_PER_INPUT_BYTE`]
+/// times the input read: a bound on what a hostile file (one long name, many line numbers)
+/// can make the reader allocate. Real dumps stay far below.
+const FRAME_NAME_BYTES_BASE: u64 = 32 << 20;
+const FRAME_NAME_BYTES_PER_INPUT_BYTE: u64 = 64;
 /// `GLOBAL`'s module and name lines, `GET`'s and `PUT`'s decimal index: longest line read.
 const MAX_LINE: usize = 512;
 
@@ -291,6 +295,8 @@ pub(super) struct Machine<'a> {
     pub protocol: u8,
     /// Strings that were not valid UTF-8 (decoded lossily).
     pub bad_utf8: u64,
+    /// Σ file-name bytes of the distinct frames made so far.
+    frame_name_bytes: u64,
 }
 
 type Res<T> = Result<T, FormatError>;
@@ -317,6 +323,7 @@ impl<'a> Machine<'a> {
             stats: TraceStats::default(),
             protocol: 0,
             bad_utf8: 0,
+            frame_name_bytes: 0,
         }
     }
 
@@ -604,8 +611,7 @@ impl<'a> Machine<'a> {
                     let id = self.new_id(self.objects.len(), "objects", at)?;
                     self.objects.push(Object {
                         class,
-                        attrs: Vec::new(),
-                        built: false,
+                        builds: Vec::new(),
                     });
                     self.stack.truncate(n - 2);
                     self.stack.push(Value::Object(id));
@@ -628,10 +634,8 @@ impl<'a> Machine<'a> {
                     };
                     match self.stack[n - 1] {
                         Value::Dict(d) => {
-                            let attrs = self.dicts[d as usize].clone();
-                            let o = &mut self.objects[object as usize];
-                            o.attrs.extend(attrs);
-                            o.built = true;
+                            let len = self.dicts[d as usize].len();
+                            self.objects[object as usize].builds.push((d, len));
                         }
                         v => {
                             return Err(FormatError::NotTracemalloc(format!(
@@ -971,27 +975,23 @@ impl<'a> Machine<'a> {
             .ok_or_else(|| self.malformed(code, at, "has no MARK to close".into()))
     }
 
+    /// Stores a memo entry. Indices are dense as Python writes them (`MEMOIZE`, sequential
+    /// `PUT`s: pushed); any other index goes to a map, so no index allocates more than its
+    /// own entry.
     fn put(&mut self, index: u64, v: Value) {
-        if index == self.memo.len() as u64 && index < u32::MAX as u64 {
-            // What MEMOIZE and a sequential PUT do: a new last entry.
+        let len = self.memo.len() as u64;
+        let new = if index < len {
+            self.memo[index as usize].replace(v).is_none()
+        } else if index == len && index < u32::MAX as u64 {
+            // The map never holds indices below the dense length.
+            let was_sparse =
+                !self.sparse_memo.is_empty() && self.sparse_memo.remove(&index).is_some();
             self.memo.push(Some(v));
-            self.memo_len += 1;
-            return;
-        }
-        let slot = if (index as usize) < self.memo.len() {
-            &mut self.memo[index as usize]
-        } else if index as usize <= self.memo.len() + DENSE_MEMO_SLACK && index < u32::MAX as u64 {
-            self.memo.resize(index as usize + 1, None);
-            &mut self.memo[index as usize]
+            !was_sparse
         } else {
-            if self.sparse_memo.insert(index, v).is_none() {
-                self.memo_len += 1;
-            }
-            return;
+            self.sparse_memo.insert(index, v).is_none()
         };
-        if slot.replace(v).is_none() {
-            self.memo_len += 1;
-        }
+        self.memo_len += new as u64;
     }
 
     fn get(&mut self, index: u64, code: u8, at: u64) -> Res<()> {
@@ -1073,7 +1073,7 @@ impl<'a> Machine<'a> {
         let items = &self.stack[start..];
         let v = match *items {
             [] => Value::EmptyTuple,
-            [Value::Str(file), Value::Int(line)] => Value::Frame(self.frame(file, line)),
+            [Value::Str(file), Value::Int(line)] => Value::Frame(self.frame(file, line, at)?),
             [Value::Int(size), frames] if is_frames(frames) => {
                 self.trace(TraceLayout::SizeFrames, 0, size, frames, None, at)?
             }
@@ -1112,14 +1112,22 @@ impl<'a> Machine<'a> {
         Ok(v)
     }
 
-    fn frame(&mut self, file: u32, line: i64) -> FrameId {
+    fn frame(&mut self, file: u32, line: i64, at: u64) -> Res<FrameId> {
         if let Some(&id) = self.frame_ids.get(&(file, line)) {
-            return id;
+            return Ok(id);
         }
-        let name = self.strings[file as usize].to_string();
-        let id = self.builder.frame(Frame::new("", name, line));
+        let name = &self.strings[file as usize];
+        self.frame_name_bytes += name.len() as u64;
+        let budget = FRAME_NAME_BYTES_BASE + FRAME_NAME_BYTES_PER_INPUT_BYTE * at;
+        if self.frame_name_bytes > budget {
+            return Err(FormatError::TooLarge(format!(
+                "the file names of the distinct (filename, lineno) frames add up to more than \
+                 {budget} bytes by byte {at}: not a real snapshot"
+            )));
+        }
+        let id = self.builder.frame(Frame::new("", name.to_string(), line));
         self.frame_ids.insert((file, line), id);
-        id
+        Ok(id)
     }
 
     fn note_stack(&mut self, id: StackId, depth: u32) {

@@ -16,6 +16,11 @@
 //! So memory is the memo (16 bytes per memoized value, one per trace), the frames and stacks,
 //! and one sample per distinct traceback; never the traces themselves.
 //!
+//! Hostile input: what a file can make the reader allocate grows linearly with its length
+//! (a `BUILD` records its state dict and length instead of copying it, memo indices far from
+//! the dense part go to a map, the file names of distinct frames have a budget) and claimed
+//! lengths are only believed as far as data arrives.
+//!
 //! Speed: a trace is about eight opcodes. `Machine::fast_trace` decodes the usual shape of a
 //! whole trace (its tuple opcodes, a memo reference to a traceback already read, and the
 //! `MEMOIZE` after it) straight from the buffer with the same effect as running them, and

@@ -994,6 +994,121 @@ mod errors {
     }
 
     #[test]
+    fn build_copies_the_state_as_it_is_then_and_repeats_cost_nothing() {
+        // Snapshot S built with its state dict D = {traces: ...}, then with D again 10,000
+        // times (nothing is copied), then D gets traceback_limit *after* those BUILDs (D is
+        // reached through a second state dict {holder: D}): as in Python, S never had it.
+        let mut p = P::proto(5)
+            .global("tracemalloc", "Snapshot")
+            .op(b')')
+            .op(0x81)
+            .op(b'}')
+            .raw(b"q\x00") // BINPUT 0: D
+            .s("traces")
+            .global("tracemalloc", "_Traces")
+            .op(b')')
+            .op(0x81)
+            .op(b'}')
+            .s("_traces")
+            .op(b']')
+            .op(b's')
+            .op(b'b')
+            .op(b's')
+            .op(b'b');
+        for _ in 0..10_000 {
+            p = p.raw(b"h\x00b");
+        }
+        let late = p
+            .clone()
+            .op(b'}')
+            .s("holder")
+            .raw(b"h\x00")
+            .s("traceback_limit")
+            .int(5)
+            .op(b's')
+            .op(b's')
+            .op(b'b')
+            .op(b'.');
+        assert_eq!(
+            err(&late.0),
+            "not a tracemalloc snapshot: the tracemalloc.Snapshot has no \"traceback_limit\" \
+             attribute"
+        );
+        // Set before a BUILD, the same key is there.
+        let early = p
+            .raw(b"h\x00")
+            .s("traceback_limit")
+            .int(5)
+            .op(b's')
+            .op(b'b')
+            .op(b'.');
+        let parsed = parse_ok(&early.0);
+        assert_eq!(parsed.value.meta.traceback_limit, 5);
+        assert!(parsed.warnings.is_empty());
+    }
+
+    #[test]
+    fn unknown_attributes_are_listed_once_and_capped() {
+        let mut p = P::proto(5)
+            .snapshot_head()
+            .op(b']')
+            .op(b's')
+            .op(b'b')
+            .s("traceback_limit")
+            .int(1)
+            .op(b'u')
+            .op(b'b');
+        // A second BUILD with 8 unknown keys, 7 distinct.
+        p = p.op(b'}').op(b'(');
+        for i in 0..8 {
+            p = p.s(&format!("extra{}", i % 7)).int(i);
+        }
+        let parsed = parse_ok(&p.op(b'u').op(b'b').op(b'.').0);
+        assert_eq!(parsed.warnings.len(), 6, "{:?}", parsed.warnings);
+        assert!(parsed.warnings[0].contains("\"extra0\""));
+        assert_eq!(
+            parsed.warnings[5],
+            "the tracemalloc.Snapshot has 2 more attributes tracemalloc does not write \
+             (repeats included); ignored"
+        );
+    }
+
+    #[test]
+    fn sparse_memo_indices_allocate_only_their_entries() {
+        // 2,000 entries 196,608 indices apart (a dense memo would need 6 GB): each is stored
+        // and read back.
+        let index = |i: u32| i.wrapping_mul(3 << 16).to_le_bytes();
+        let mut p = P::proto(2).op(b']');
+        for i in 0..2000u32 {
+            p = p.int(i as i64).op(b'r').raw(&index(i)).op(b'a');
+        }
+        let p = p.op(b'j').raw(&index(1999)).op(b'.');
+        assert_eq!(
+            err(&p.0),
+            "not a tracemalloc snapshot: the pickle (STOP at byte 17752) holds an int (1999), \
+             expected a tracemalloc.Snapshot object"
+        );
+    }
+
+    #[test]
+    fn a_long_file_name_on_many_lines_hits_the_frame_name_budget() {
+        let name = "n".repeat(512 << 10);
+        let mut p = P::proto(5)
+            .op(b'X')
+            .raw(&(name.len() as u32).to_le_bytes())
+            .raw(name.as_bytes());
+        p = p.raw(b"\x94").op(b']');
+        for line in 0..300 {
+            p = p.raw(b"h\x00").int(line).op(0x86).op(b'a');
+        }
+        let e = err(&p.op(b'.').0);
+        assert!(
+            e.starts_with("snapshot too large: the file names of the distinct (filename, lineno) frames add up to more than"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn invalid_utf8_file_names_read_lossily_with_a_warning() {
         // Python writes an undecodable file-name byte as a lone surrogate (surrogatepass).
         let dump = snapshot(

@@ -200,13 +200,18 @@ fn validate(
     })?;
     let mut traces = None;
     let mut limit = None;
-    for (key, value) in attrs(m, snapshot, "tracemalloc.Snapshot")? {
-        match key.as_str() {
+    let mut unknown = Unknown::default();
+    each_attr(
+        m,
+        snapshot,
+        "tracemalloc.Snapshot",
+        |key, value| match key {
             "traces" => traces = Some(value),
             "traceback_limit" => limit = Some(value),
-            _ => unknown_attr(&key, "tracemalloc.Snapshot", warnings),
-        }
-    }
+            _ => unknown.add(key),
+        },
+    )?;
+    unknown.warn("tracemalloc.Snapshot", warnings);
     let traces = traces.ok_or_else(|| {
         not("the tracemalloc.Snapshot has no \"traces\" attribute (it was never built)".into())
     })?;
@@ -231,12 +236,12 @@ fn validate(
         ))
     })?;
     let mut raw = None;
-    for (key, value) in attrs(m, holder, "tracemalloc._Traces")? {
-        match key.as_str() {
-            "_traces" => raw = Some(value),
-            _ => unknown_attr(&key, "tracemalloc._Traces", warnings),
-        }
-    }
+    let mut unknown = Unknown::default();
+    each_attr(m, holder, "tracemalloc._Traces", |key, value| match key {
+        "_traces" => raw = Some(value),
+        _ => unknown.add(key),
+    })?;
+    unknown.warn("tracemalloc._Traces", warnings);
     let raw =
         raw.ok_or_else(|| not("the tracemalloc._Traces has no \"_traces\" attribute".into()))?;
     let elsewhere = |m: &Machine<'_>| {
@@ -270,15 +275,15 @@ fn validate(
             if m.trace_list.is_some() {
                 return Err(elsewhere(m));
             }
-            let items = m.tuples[t as usize].clone();
-            for v in items.iter() {
+            for i in 0..m.tuples[t as usize].len() {
+                let v = m.tuples[t as usize][i];
                 if !matches!(v, Value::Trace { .. }) {
                     return Err(not(format!(
                         "the snapshot's _traces tuple holds {}, expected trace tuples",
-                        m.describe(*v)
+                        m.describe(v)
                     )));
                 }
-                m.add_trace(*v, at)?;
+                m.add_trace(v, at)?;
             }
         }
         v => {
@@ -298,29 +303,70 @@ fn object_of(m: &Machine<'_>, v: Value, class: Class) -> Option<u32> {
     }
 }
 
-/// An object's attributes by name, in the order they were set (later ones win).
-fn attrs(m: &Machine<'_>, object: u32, class: &str) -> Result<Vec<(String, Value)>, FormatError> {
+/// Calls `f` with an object's attributes in the order they were set (so later ones win, as
+/// in Python).
+fn each_attr(
+    m: &Machine<'_>,
+    object: u32,
+    class: &str,
+    mut f: impl FnMut(&str, Value),
+) -> Result<(), FormatError> {
     let o = &m.objects[object as usize];
-    if !o.built {
+    if o.builds.is_empty() {
         return Err(FormatError::NotTracemalloc(format!(
             "the {class} object has no state (no BUILD): Snapshot.dump() always writes its \
              __dict__"
         )));
     }
-    o.attrs
-        .iter()
-        .map(|&(k, v)| match k {
-            Value::Str(s) => Ok((m.strings[s as usize].to_string(), v)),
-            k => Err(FormatError::NotTracemalloc(format!(
-                "the {class}'s state has the key {}, expected attribute names (str)",
-                m.describe(k)
-            ))),
-        })
-        .collect()
+    for &(dict, len) in &o.builds {
+        for &(k, v) in &m.dicts[dict as usize][..len] {
+            match k {
+                Value::Str(s) => f(&m.strings[s as usize], v),
+                k => {
+                    return Err(FormatError::NotTracemalloc(format!(
+                        "the {class}'s state has the key {}, expected attribute names (str)",
+                        m.describe(k)
+                    )))
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
-fn unknown_attr(key: &str, class: &str, warnings: &mut Vec<String>) {
-    warnings.push(format!(
-        "the {class} has an attribute {key:?} tracemalloc does not write; ignored"
-    ));
+/// Attribute names tracemalloc does not write: the first few by name, then a count.
+#[derive(Default)]
+struct Unknown {
+    names: Vec<String>,
+    more: u64,
+}
+
+impl Unknown {
+    const SHOWN: usize = 5;
+
+    fn add(&mut self, key: &str) {
+        if self.names.iter().any(|n| n == key) {
+            return;
+        }
+        if self.names.len() < Self::SHOWN {
+            self.names.push(key.to_string());
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn warn(self, class: &str, warnings: &mut Vec<String>) {
+        for key in &self.names {
+            warnings.push(format!(
+                "the {class} has an attribute {key:?} tracemalloc does not write; ignored"
+            ));
+        }
+        if self.more > 0 {
+            warnings.push(format!(
+                "the {class} has {} more attributes tracemalloc does not write (repeats \
+                 included); ignored",
+                self.more
+            ));
+        }
+    }
 }

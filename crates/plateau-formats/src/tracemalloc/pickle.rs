@@ -15,6 +15,16 @@
 //!
 //! So memory is the memo (16 bytes per memoized value, one per trace), the frames and stacks,
 //! and one sample per distinct traceback; never the traces themselves.
+//!
+//! Hostile input: what a file can make the reader allocate grows linearly with its length
+//! (a `BUILD` records its state dict and length instead of copying it, memo indices far from
+//! the dense part go to a map, the file names of distinct frames have a budget) and claimed
+//! lengths are only believed as far as data arrives.
+//!
+//! Speed: a trace is about eight opcodes. `Machine::fast_trace` decodes the usual shape of a
+//! whole trace (its tuple opcodes, a memo reference to a traceback already read, and the
+//! `MEMOIZE` after it) straight from the buffer with the same effect as running them, and
+//! falls back to the opcode-by-opcode path for anything else.
 
 use std::collections::HashMap;
 
@@ -241,9 +251,11 @@ pub(super) enum List {
 
 pub(super) struct Object {
     pub class: Class,
-    /// Attributes set by `BUILD` (copied from its state dict, as Python does).
-    pub attrs: Vec<(Value, Value)>,
-    pub built: bool,
+    /// The state dicts `BUILD` set, each with its length then: Python copies the dict's
+    /// items into the object at `BUILD`, and dict entries are only ever appended here, so
+    /// the first `len` entries are exactly what was copied (without copying them: a dict
+    /// built on again and again costs nothing).
+    pub builds: Vec<(u32, usize)>,
 }
 
 /// What the traces held, counted as they were appended to the list of traces.
@@ -256,9 +268,11 @@ pub(super) struct TraceStats {
     pub layout: Option<TraceLayout>,
 }
 
-/// Memo indices beyond the dense part by more than this go to a map, so a `LONG_BINPUT` of a
-/// huge index allocates nothing.
-const DENSE_MEMO_SLACK: usize = 1 << 16;
+/// File names of distinct frames may add up to this plus [`FRAME_NAME_BYTES_PER_INPUT_BYTE`]
+/// times the input read: a bound on what a hostile file (one long name, many line numbers)
+/// can make the reader allocate. Real dumps stay far below.
+const FRAME_NAME_BYTES_BASE: u64 = 32 << 20;
+const FRAME_NAME_BYTES_PER_INPUT_BYTE: u64 = 64;
 /// `GLOBAL`'s module and name lines, `GET`'s and `PUT`'s decimal index: longest line read.
 const MAX_LINE: usize = 512;
 
@@ -286,6 +300,8 @@ pub(super) struct Machine<'a> {
     pub protocol: u8,
     /// Strings that were not valid UTF-8 (decoded lossily).
     pub bad_utf8: u64,
+    /// Σ file-name bytes of the distinct frames made so far.
+    frame_name_bytes: u64,
 }
 
 type Res<T> = Result<T, FormatError>;
@@ -312,6 +328,7 @@ impl<'a> Machine<'a> {
             stats: TraceStats::default(),
             protocol: 0,
             bad_utf8: 0,
+            frame_name_bytes: 0,
         }
     }
 
@@ -358,6 +375,13 @@ impl<'a> Machine<'a> {
                 });
             }
             let code = self.input.bytes()[0];
+            if matches!(
+                code,
+                op::MARK | op::BININT1 | op::BININT2 | op::BININT | op::LONG1
+            ) && self.fast_trace()
+            {
+                continue;
+            }
             match code {
                 op::BININT1 => {
                     let [b] = self.args::<1>(code, at)?;
@@ -592,8 +616,7 @@ impl<'a> Machine<'a> {
                     let id = self.new_id(self.objects.len(), "objects", at)?;
                     self.objects.push(Object {
                         class,
-                        attrs: Vec::new(),
-                        built: false,
+                        builds: Vec::new(),
                     });
                     self.stack.truncate(n - 2);
                     self.stack.push(Value::Object(id));
@@ -616,10 +639,8 @@ impl<'a> Machine<'a> {
                     };
                     match self.stack[n - 1] {
                         Value::Dict(d) => {
-                            let attrs = self.dicts[d as usize].clone();
-                            let o = &mut self.objects[object as usize];
-                            o.attrs.extend(attrs);
-                            o.built = true;
+                            let len = self.dicts[d as usize].len();
+                            self.objects[object as usize].builds.push((d, len));
                         }
                         v => {
                             return Err(FormatError::NotTracemalloc(format!(
@@ -674,6 +695,130 @@ impl<'a> Machine<'a> {
                 }
             }
         }
+    }
+
+    /// The hot path: one whole trace tuple as `Snapshot.dump()` writes it — `MARK int int
+    /// frames int TUPLE` (3.9+), `int int frames TUPLE3` (3.6-3.8) or `int frames TUPLE2`
+    /// (3.4-3.5), the frames a memo reference to a traceback already read — and the
+    /// `MEMOIZE`/`BINPUT`/`LONG_BINPUT` after it, decoded straight from the buffer. The effect
+    /// is exactly the opcodes' (one trace value pushed and memoized); anything else (a new
+    /// traceback, a negative size, the buffer's end) returns false having done nothing, and
+    /// the opcodes run one by one.
+    #[inline]
+    fn fast_trace(&mut self) -> bool {
+        /// An int opcode at `p`: (value, bytes).
+        #[inline(always)]
+        fn int_at(b: &[u8], p: usize) -> Option<(i64, usize)> {
+            match b[p] {
+                op::BININT1 => Some((b[p + 1] as i64, 2)),
+                op::BININT2 => Some((u16::from_le_bytes([b[p + 1], b[p + 2]]) as i64, 3)),
+                op::BININT => {
+                    let v = i32::from_le_bytes([b[p + 1], b[p + 2], b[p + 3], b[p + 4]]);
+                    Some((v as i64, 5))
+                }
+                op::LONG1 if b[p + 1] <= 8 => {
+                    let n = b[p + 1] as usize;
+                    let mut v: i64 = 0;
+                    for i in 0..n {
+                        v |= (b[p + 2 + i] as i64) << (8 * i);
+                    }
+                    if n > 0 && n < 8 && b[p + 1 + n] & 0x80 != 0 {
+                        v -= 1i64 << (8 * n);
+                    }
+                    Some((v, 2 + n))
+                }
+                _ => None,
+            }
+        }
+        // The longest form: MARK, 3 ints of up to 10 bytes, LONG_BINGET, TUPLE, LONG_BINPUT.
+        const LONGEST: usize = 1 + 3 * 10 + 5 + 1 + 5;
+        let b = self.input.bytes();
+        if b.len() < LONGEST {
+            return false;
+        }
+        let mut p = 0;
+        let marked = b[0] == op::MARK;
+        p += marked as usize;
+        let Some((first, n)) = int_at(b, p) else {
+            return false;
+        };
+        p += n;
+        // `int frames` (3.4-3.5) or `int int frames` (3.6+).
+        let second = match b[p] {
+            op::BINGET | op::LONG_BINGET => None,
+            _ => {
+                let Some((v, n)) = int_at(b, p) else {
+                    return false;
+                };
+                p += n;
+                Some(v)
+            }
+        };
+        let index = match b[p] {
+            op::BINGET => {
+                p += 2;
+                b[p - 1] as usize
+            }
+            op::LONG_BINGET => {
+                p += 5;
+                u32::from_le_bytes([b[p - 4], b[p - 3], b[p - 2], b[p - 1]]) as usize
+            }
+            _ => return false,
+        };
+        let stack = match self.memo.get(index) {
+            Some(Some(Value::Stack(s))) => *s,
+            _ => return false,
+        };
+        let (layout, domain, size, nframe) = match (marked, second) {
+            (true, Some(size)) => {
+                let Some((nframe, n)) = int_at(b, p) else {
+                    return false;
+                };
+                p += n;
+                if b[p] != op::TUPLE {
+                    return false;
+                }
+                (
+                    TraceLayout::DomainSizeFramesNframe,
+                    first,
+                    size,
+                    Some(nframe),
+                )
+            }
+            (false, Some(size)) if b[p] == op::TUPLE3 => {
+                (TraceLayout::DomainSizeFrames, first, size, None)
+            }
+            (false, None) if b[p] == op::TUPLE2 => (TraceLayout::SizeFrames, 0, first, None),
+            _ => return false,
+        };
+        p += 1;
+        if size < 0 {
+            return false;
+        }
+        let memo_at = match b[p] {
+            op::MEMOIZE => {
+                p += 1;
+                Some(self.memo_len)
+            }
+            op::BINPUT => {
+                p += 2;
+                Some(b[p - 1] as u64)
+            }
+            op::LONG_BINPUT => {
+                p += 5;
+                Some(u32::from_le_bytes([b[p - 4], b[p - 3], b[p - 2], b[p - 1]]) as u64)
+            }
+            _ => None,
+        };
+        let Ok(v) = self.trace(layout, domain, size, Value::Stack(stack), nframe, 0) else {
+            return false;
+        };
+        self.input.consume(p);
+        self.stack.push(v);
+        if let Some(i) = memo_at {
+            self.put(i, v);
+        }
+        true
     }
 
     // ---------------------------------------------------------------- reading arguments
@@ -835,21 +980,23 @@ impl<'a> Machine<'a> {
             .ok_or_else(|| self.malformed(code, at, "has no MARK to close".into()))
     }
 
+    /// Stores a memo entry. Indices are dense as Python writes them (`MEMOIZE`, sequential
+    /// `PUT`s: pushed); any other index goes to a map, so no index allocates more than its
+    /// own entry.
     fn put(&mut self, index: u64, v: Value) {
-        let slot = if (index as usize) < self.memo.len() {
-            &mut self.memo[index as usize]
-        } else if index as usize <= self.memo.len() + DENSE_MEMO_SLACK && index < u32::MAX as u64 {
-            self.memo.resize(index as usize + 1, None);
-            &mut self.memo[index as usize]
+        let len = self.memo.len() as u64;
+        let new = if index < len {
+            self.memo[index as usize].replace(v).is_none()
+        } else if index == len && index < u32::MAX as u64 {
+            // The map never holds indices below the dense length.
+            let was_sparse =
+                !self.sparse_memo.is_empty() && self.sparse_memo.remove(&index).is_some();
+            self.memo.push(Some(v));
+            !was_sparse
         } else {
-            if self.sparse_memo.insert(index, v).is_none() {
-                self.memo_len += 1;
-            }
-            return;
+            self.sparse_memo.insert(index, v).is_none()
         };
-        if slot.replace(v).is_none() {
-            self.memo_len += 1;
-        }
+        self.memo_len += new as u64;
     }
 
     fn get(&mut self, index: u64, code: u8, at: u64) -> Res<()> {
@@ -931,7 +1078,7 @@ impl<'a> Machine<'a> {
         let items = &self.stack[start..];
         let v = match *items {
             [] => Value::EmptyTuple,
-            [Value::Str(file), Value::Int(line)] => Value::Frame(self.frame(file, line)),
+            [Value::Str(file), Value::Int(line)] => Value::Frame(self.frame(file, line, at)?),
             [Value::Int(size), frames] if is_frames(frames) => {
                 self.trace(TraceLayout::SizeFrames, 0, size, frames, None, at)?
             }
@@ -970,14 +1117,22 @@ impl<'a> Machine<'a> {
         Ok(v)
     }
 
-    fn frame(&mut self, file: u32, line: i64) -> FrameId {
+    fn frame(&mut self, file: u32, line: i64, at: u64) -> Res<FrameId> {
         if let Some(&id) = self.frame_ids.get(&(file, line)) {
-            return id;
+            return Ok(id);
         }
-        let name = self.strings[file as usize].to_string();
-        let id = self.builder.frame(Frame::new("", name, line));
+        let name = &self.strings[file as usize];
+        self.frame_name_bytes += name.len() as u64;
+        let budget = FRAME_NAME_BYTES_BASE + FRAME_NAME_BYTES_PER_INPUT_BYTE * at;
+        if self.frame_name_bytes > budget {
+            return Err(FormatError::TooLarge(format!(
+                "the file names of the distinct (filename, lineno) frames add up to more than \
+                 {budget} bytes by byte {at}: not a real snapshot"
+            )));
+        }
+        let id = self.builder.frame(Frame::new("", name.to_string(), line));
         self.frame_ids.insert((file, line), id);
-        id
+        Ok(id)
     }
 
     fn note_stack(&mut self, id: StackId, depth: u32) {

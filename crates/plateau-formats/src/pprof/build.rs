@@ -307,7 +307,7 @@ pub(crate) fn build(
         }
         stack.clear();
         let mut cut = false;
-        for &id in samples.locations(i) {
+        for id in samples.locations(i) {
             let Some(li) = location_index.get(id) else {
                 return Err(FormatError::Profile {
                     what: format!("Profile.sample[{i}].location_id"),

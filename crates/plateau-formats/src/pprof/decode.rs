@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::wire::{decode_varint, Problem, Tag, Varint, Wire, WireType};
+use super::wire::{decode_varint, wrong_wire, Problem, Tag, Varint, Wire, WireType};
 use crate::hprof::input::Input;
 use crate::FormatError;
 
@@ -20,11 +20,12 @@ pub(crate) struct RawValueType {
     pub(crate) offset: u64,
 }
 
-/// All samples, flat: sample `i` has `location_ids[location_ends[i-1]..location_ends[i]]`
-/// and likewise values.
+/// All samples, flat: sample `i` has the location ids varint-encoded in
+/// `location_ids[location_ends[i-1]..location_ends[i]]` (kept encoded: ids are 1–3 bytes
+/// there and 8 decoded, and they are most of a profile) and likewise, decoded, its values.
 #[derive(Debug, Default)]
 pub(crate) struct RawSamples {
-    pub(crate) location_ids: Vec<u64>,
+    pub(crate) location_ids: Vec<u8>,
     pub(crate) location_ends: Vec<usize>,
     pub(crate) values: Vec<i64>,
     pub(crate) value_ends: Vec<usize>,
@@ -38,9 +39,18 @@ impl RawSamples {
         self.offsets.len()
     }
 
-    pub(crate) fn locations(&self, i: usize) -> &[u64] {
+    /// The location ids of sample `i`, leaf first.
+    pub(crate) fn locations(&self, i: usize) -> impl Iterator<Item = u64> + '_ {
         let start = if i == 0 { 0 } else { self.location_ends[i - 1] };
-        &self.location_ids[start..self.location_ends[i]]
+        let mut ids = &self.location_ids[start..self.location_ends[i]];
+        std::iter::from_fn(move || match decode_varint(ids) {
+            // Checked when stored: every id decodes.
+            Varint::Value(v, n) => {
+                ids = &ids[n..];
+                Some(v)
+            }
+            _ => None,
+        })
     }
 
     pub(crate) fn values(&self, i: usize) -> &[i64] {
@@ -577,9 +587,7 @@ fn sample(raw: &mut RawProfile, w: &mut Wire<'_>) -> Result<(), Problem> {
         let tag = w.tag()?;
         let s = &mut raw.samples;
         match tag.field {
-            1 => w
-                .repeated(tag, "location_id", &mut s.location_ids, |v| v)
-                .map_err(|p| p.within(".location_id"))?,
+            1 => location_ids(w, tag, &mut s.location_ids).map_err(|p| p.within(".location_id"))?,
             2 => w
                 .repeated(tag, "value", &mut s.values, |v| v as i64)
                 .map_err(|p| p.within(".value"))?,
@@ -597,6 +605,35 @@ fn sample(raw: &mut RawProfile, w: &mut Wire<'_>) -> Result<(), Problem> {
     s.location_ends.push(s.location_ids.len());
     s.value_ends.push(s.values.len());
     Ok(())
+}
+
+/// A sample's `location_id` field, packed or not, appended to `out` as varints (checked).
+fn location_ids(w: &mut Wire<'_>, tag: Tag, out: &mut Vec<u8>) -> Result<(), Problem> {
+    match tag.wire {
+        WireType::Varint => {
+            let mut v = w.varint()?;
+            while v >= 0x80 {
+                out.push(v as u8 | 0x80);
+                v >>= 7;
+            }
+            out.push(v as u8);
+            Ok(())
+        }
+        WireType::Len => {
+            let mut packed = w.len_delimited()?;
+            let bytes = packed.rest();
+            while !packed.is_empty() {
+                packed.varint()?;
+            }
+            out.extend_from_slice(bytes);
+            Ok(())
+        }
+        _ => Err(wrong_wire(
+            tag,
+            "location_id",
+            "wire type 0 (varint) or 2 (packed varints)",
+        )),
+    }
 }
 
 fn label(w: &mut Wire<'_>, sample: usize, index: usize) -> Result<RawLabel, Problem> {

@@ -242,7 +242,7 @@ impl<'a> Wire<'a> {
     }
 }
 
-fn wrong_wire(tag: Tag, name: &str, expected: &str) -> Problem {
+pub(crate) fn wrong_wire(tag: Tag, name: &str, expected: &str) -> Problem {
     Problem::new(
         tag.offset,
         format!(

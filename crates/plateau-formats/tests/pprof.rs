@@ -1726,6 +1726,15 @@ mod errors {
         assert!(error_of(&p.bytes()).ends_with(
             "inside Profile.sample[3].location_id: a varint runs past the end of its message"
         ));
+        // Location ids as 32-bit values.
+        let mut p = pb::small();
+        let mut s = Msg::default();
+        s.key(1, 5).raw(&[1, 0, 0, 0]);
+        p.body.msg(2, &s);
+        assert!(error_of(&p.bytes()).ends_with(
+            "inside Profile.sample[3].location_id: field 1 (location_id) has wire type 5 \
+             (32-bit), expected wire type 0 (varint) or 2 (packed varints)"
+        ));
         // A top-level scalar with the wrong wire type, and an 11-byte varint.
         let mut p = pb::small();
         p.body.bytes(9, b"x");

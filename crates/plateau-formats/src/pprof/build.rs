@@ -292,9 +292,10 @@ pub(crate) fn build(
     let mut location_range: Vec<Option<(usize, usize)>> = vec![None; raw.locations.len()];
     let mut stack: Vec<FrameId> = Vec::new();
     let mut cut_stacks = 0u64;
+    let mut values: Vec<i64> = Vec::with_capacity(n_types);
     let samples = &raw.samples;
     for i in 0..samples.len() {
-        let values = samples.values(i);
+        samples.values_into(i, &mut values);
         if values.len() != n_types {
             return Err(FormatError::Profile {
                 what: format!("Profile.sample[{i}]"),
@@ -307,7 +308,7 @@ pub(crate) fn build(
         }
         stack.clear();
         let mut cut = false;
-        for &id in samples.locations(i) {
+        for id in samples.locations(i) {
             let Some(li) = location_index.get(id) else {
                 return Err(FormatError::Profile {
                     what: format!("Profile.sample[{i}].location_id"),
@@ -367,7 +368,7 @@ pub(crate) fn build(
             cut_stacks += 1;
         }
         let id = builder.stack(&stack);
-        builder.add(id, values);
+        builder.add(id, &values);
     }
     if cut_stacks > 0 {
         warnings.push(format!(
@@ -377,10 +378,14 @@ pub(crate) fn build(
     }
 
     // ------------------------------------------------------------------ labels
+    // Distinct labels in the order they first occur, so an invalid index is reported where
+    // it first appears.
+    let mut kinds: Vec<_> = samples.labels.iter().collect();
+    kinds.sort_by_key(|(_, u)| (u.sample, u.index));
     let mut labels: BTreeMap<&str, LabelKey> = BTreeMap::new();
-    for l in &samples.labels {
-        let what = |field: &str| format!("Profile.sample[{}].label[{}].{field}", l.sample, l.index);
-        let at = samples.offsets[l.sample];
+    for (l, u) in kinds {
+        let what = |field: &str| format!("Profile.sample[{}].label[{}].{field}", u.sample, u.index);
+        let at = samples.offsets[u.sample];
         let key = string(table, l.key, || what("key"), at)?;
         string(table, l.str, || what("str"), at)?;
         let unit = string(table, l.num_unit, || what("num_unit"), at)?;
@@ -389,9 +394,9 @@ pub(crate) fn build(
             ..LabelKey::default()
         });
         if l.str != 0 {
-            entry.string_values += 1;
+            entry.string_values += u.count;
         } else {
-            entry.numeric_values += 1;
+            entry.numeric_values += u.count;
             if entry.unit.is_empty() {
                 entry.unit = unit.to_string();
             }

@@ -6,9 +6,9 @@
 //! bytes need to be contiguous and progress can be reported as the file is read. Each
 //! sub-message is decoded from memory with [`Wire`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use super::wire::{decode_varint, Problem, Tag, Varint, Wire, WireType};
+use super::wire::{decode_varint, wrong_wire, Problem, Tag, Varint, Wire, WireType};
 use crate::hprof::input::Input;
 use crate::FormatError;
 
@@ -20,17 +20,20 @@ pub(crate) struct RawValueType {
     pub(crate) offset: u64,
 }
 
-/// All samples, flat: sample `i` has `location_ids[location_ends[i-1]..location_ends[i]]`
-/// and likewise values.
+/// All samples, flat. Sample `i` has its location ids and its values varint-encoded in
+/// `location_ids[location_ends[i-1]..location_ends[i]]` and likewise `values` (kept
+/// encoded: they are most of a profile, 1–3 bytes each there and 8 decoded).
 #[derive(Debug, Default)]
 pub(crate) struct RawSamples {
-    pub(crate) location_ids: Vec<u64>,
+    pub(crate) location_ids: Vec<u8>,
     pub(crate) location_ends: Vec<usize>,
-    pub(crate) values: Vec<i64>,
+    pub(crate) values: Vec<u8>,
     pub(crate) value_ends: Vec<usize>,
     /// Where each sample's message starts.
     pub(crate) offsets: Vec<u64>,
-    pub(crate) labels: Vec<RawLabel>,
+    /// Each distinct label (key, string value, unit) and its first use: labels repeat
+    /// (every Go heap sample has `bytes`), so they are counted, not stored.
+    pub(crate) labels: HashMap<LabelKind, LabelUse>,
 }
 
 impl RawSamples {
@@ -38,26 +41,45 @@ impl RawSamples {
         self.offsets.len()
     }
 
-    pub(crate) fn locations(&self, i: usize) -> &[u64] {
+    /// The location ids of sample `i`, leaf first.
+    pub(crate) fn locations(&self, i: usize) -> impl Iterator<Item = u64> + '_ {
         let start = if i == 0 { 0 } else { self.location_ends[i - 1] };
-        &self.location_ids[start..self.location_ends[i]]
+        varints(&self.location_ids[start..self.location_ends[i]])
     }
 
-    pub(crate) fn values(&self, i: usize) -> &[i64] {
+    /// The values of sample `i`, into `out`.
+    pub(crate) fn values_into(&self, i: usize, out: &mut Vec<i64>) {
         let start = if i == 0 { 0 } else { self.value_ends[i - 1] };
-        &self.values[start..self.value_ends[i]]
+        out.clear();
+        out.extend(varints(&self.values[start..self.value_ends[i]]).map(|v| v as i64));
     }
 }
 
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct RawLabel {
-    pub(crate) sample: usize,
-    /// Which label of its sample this is.
-    pub(crate) index: usize,
+/// Decodes a run of varints checked when it was stored.
+fn varints(mut bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    std::iter::from_fn(move || match decode_varint(bytes) {
+        Varint::Value(v, n) => {
+            bytes = &bytes[n..];
+            Some(v)
+        }
+        _ => None,
+    })
+}
+
+/// A label as its string indexes (a numeric label has `str` 0; its number is not kept).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct LabelKind {
     pub(crate) key: i64,
     pub(crate) str: i64,
-    pub(crate) num: i64,
     pub(crate) num_unit: i64,
+}
+
+/// How often a label kind occurs and where first (sample, label of the sample).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LabelUse {
+    pub(crate) count: u64,
+    pub(crate) sample: usize,
+    pub(crate) index: usize,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -577,17 +599,20 @@ fn sample(raw: &mut RawProfile, w: &mut Wire<'_>) -> Result<(), Problem> {
         let tag = w.tag()?;
         let s = &mut raw.samples;
         match tag.field {
-            1 => w
-                .repeated(tag, "location_id", &mut s.location_ids, |v| v)
+            1 => packed_varints(w, tag, "location_id", &mut s.location_ids)
                 .map_err(|p| p.within(".location_id"))?,
-            2 => w
-                .repeated(tag, "value", &mut s.values, |v| v as i64)
-                .map_err(|p| p.within(".value"))?,
+            2 => packed_varints(w, tag, "value", &mut s.values).map_err(|p| p.within(".value"))?,
             3 => {
                 let mut m = w.message(tag, "label")?;
-                let l = label(&mut m, index, labels)
-                    .map_err(|p| p.within(format!(".label[{labels}]")))?;
-                s.labels.push(l);
+                let kind = label(&mut m).map_err(|p| p.within(format!(".label[{labels}]")))?;
+                s.labels
+                    .entry(kind)
+                    .or_insert(LabelUse {
+                        count: 0,
+                        sample: index,
+                        index: labels,
+                    })
+                    .count += 1;
                 labels += 1;
             }
             _ => unknown(&mut raw.unknown, "Sample", w, tag)?,
@@ -599,18 +624,53 @@ fn sample(raw: &mut RawProfile, w: &mut Wire<'_>) -> Result<(), Problem> {
     Ok(())
 }
 
-fn label(w: &mut Wire<'_>, sample: usize, index: usize) -> Result<RawLabel, Problem> {
-    let mut l = RawLabel {
-        sample,
-        index,
-        ..RawLabel::default()
+/// A repeated integer field of a sample, packed or not, appended to `out` as varints
+/// (checked).
+fn packed_varints(
+    w: &mut Wire<'_>,
+    tag: Tag,
+    name: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), Problem> {
+    match tag.wire {
+        WireType::Varint => {
+            let mut v = w.varint()?;
+            while v >= 0x80 {
+                out.push(v as u8 | 0x80);
+                v >>= 7;
+            }
+            out.push(v as u8);
+            Ok(())
+        }
+        WireType::Len => {
+            let mut packed = w.len_delimited()?;
+            let bytes = packed.rest();
+            while !packed.is_empty() {
+                packed.varint()?;
+            }
+            out.extend_from_slice(bytes);
+            Ok(())
+        }
+        _ => Err(wrong_wire(
+            tag,
+            name,
+            "wire type 0 (varint) or 2 (packed varints)",
+        )),
+    }
+}
+
+fn label(w: &mut Wire<'_>) -> Result<LabelKind, Problem> {
+    let mut l = LabelKind {
+        key: 0,
+        str: 0,
+        num_unit: 0,
     };
     while !w.is_empty() {
         let tag = w.tag()?;
         match tag.field {
             1 => l.key = w.scalar(tag, "key")? as i64,
             2 => l.str = w.scalar(tag, "str")? as i64,
-            3 => l.num = w.scalar(tag, "num")? as i64,
+            3 => drop(w.scalar(tag, "num")?),
             4 => l.num_unit = w.scalar(tag, "num_unit")? as i64,
             _ => w.skip(tag.wire)?,
         }
@@ -704,4 +764,40 @@ fn function(raw: &mut RawProfile, w: &mut Wire<'_>) -> Result<RawFunction, Probl
         }
     }
     Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_and_unpacked_repeated_fields_read_the_same() {
+        // field 1 packed [1, 300], then field 1 unpacked 7 and 2^40.
+        let buf = [
+            0x0a, 0x03, 0x01, 0xac, 0x02, 0x08, 0x07, 0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20,
+        ];
+        let mut w = Wire::new(&buf, 0);
+        let mut out = Vec::new();
+        while !w.is_empty() {
+            let tag = w.tag().unwrap();
+            packed_varints(&mut w, tag, "x", &mut out).unwrap();
+        }
+        assert_eq!(varints(&out).collect::<Vec<_>>(), [1, 300, 7, 1 << 40]);
+        // A packed run that ends inside a varint is refused when stored.
+        let mut w = Wire::new(&[0x0a, 0x02, 0x01, 0x80], 0);
+        let tag = w.tag().unwrap();
+        let e = packed_varints(&mut w, tag, "x", &mut out).unwrap_err();
+        assert_eq!(e.problem, "a varint runs past the end of its message");
+    }
+
+    #[test]
+    fn sniffing_needs_a_value_type_and_a_next_field() {
+        assert!(looks_like_profile(&[
+            0x5a, 0x04, 0x08, 0x01, 0x10, 0x02, 0x60, 0x01
+        ]));
+        assert!(!looks_like_profile(&[
+            0x5a, 0x04, 0x08, 0x01, 0x10, 0x02, 0x7b
+        ]));
+        assert!(!looks_like_profile(b"Z\x04\x08\x01\x10\x02"[..4].as_ref()));
+    }
 }

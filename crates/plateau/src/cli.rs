@@ -27,6 +27,17 @@ pub enum Command {
     /// endpoint (--metrics), or a command plateau starts (-- CMD ARGS). Records with --out.
     /// Exit 1 when the final verdict is a leak.
     Watch(WatchArgs),
+    /// Starts a service, loads it in rounds on 127.0.0.1, watches its memory and takes heap
+    /// snapshots between the rounds without code changes (Node inspector, jcmd, tracemalloc,
+    /// pprof), then gives one verdict with the leak named. Exit 1 on a leak.
+    Repro(ReproArgs),
+    /// `repro` as a CI gate: scenarios and thresholds from a plateau.toml (or the `repro`
+    /// options and a command). Exit 1 on a leak or a threshold passed; --junit for CI.
+    Check(CheckArgs),
+    /// Two saved `repro` runs side by side (before and after a fix): growth, bytes per
+    /// request, the floor after the cool-down, suspects gone or remaining. Exit 1 if the run
+    /// after the fix still leaks.
+    Compare(CompareArgs),
     /// Runs plateau on a bundled real example: snapshots of a small leaking Node.js service.
     Demo(DemoArgs),
 }
@@ -111,6 +122,114 @@ pub struct DiffArgs {
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReproArgs {
+    /// The URL to load; `{port}` is replaced by the free loopback port plateau picks (also
+    /// in the command's arguments and exported as PORT).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Requests to send, in turn (`METHOD /path`, headers, blank line, body, `###`); the
+    /// address comes from --url (default http://127.0.0.1:{port}/).
+    #[arg(long, value_name = "FILE")]
+    pub requests_file: Option<PathBuf>,
+    /// Drive the load with an external tool instead, once per phase (`{port}` replaced), e.g.
+    /// 'wrk -t1 -c8 -d10s http://127.0.0.1:{port}/'.
+    #[arg(long, value_name = "CMD")]
+    pub load_cmd: Option<String>,
+    /// Requests before the baseline snapshot.
+    #[arg(long, default_value_t = 500)]
+    pub warmup: u64,
+    /// Load rounds, each followed by a snapshot.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: u32,
+    /// Requests per round.
+    #[arg(long, default_value_t = 2000)]
+    pub requests: u64,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 8)]
+    pub connections: usize,
+    /// Constant request rate (per second) instead of as fast as the service answers.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Longest a phase's load may run.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub phase_timeout: std::time::Duration,
+    /// Idle time after the last round, to see whether memory comes back.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub cooldown: std::time::Duration,
+    /// How long the service may take to open its port.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub ready_timeout: std::time::Duration,
+    /// A path that must answer 2xx before the load starts, e.g. /health.
+    #[arg(long, value_name = "PATH")]
+    pub health: Option<String>,
+    /// How to take snapshots (default: from the command: node, java, python).
+    #[arg(long, value_enum)]
+    pub runtime: Option<crate::commands::Runtime>,
+    /// Go / Rust services: the heap profile URL, e.g. http://127.0.0.1:{port}/debug/pprof/heap?gc=1.
+    #[arg(long, value_name = "URL")]
+    pub pprof_url: Option<String>,
+    /// Longest one snapshot may take.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub capture_timeout: std::time::Duration,
+    /// The run directory (snapshots, memory.series, run.json); default plateau-run-<time>.
+    #[arg(long, short, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Time between memory readings.
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    /// Allow a --url that is not loopback.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// A snapshot suspect grows by at least this many bytes per round.
+    #[arg(long, value_name = "BYTES", default_value_t = 8192)]
+    pub min_growth: u64,
+    /// Print the run document (JSON) instead of the report.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// The service's command.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// Scenarios and thresholds (default ./plateau.toml when no command is given).
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Write JUnit XML here (one test case per scenario).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Run only these scenarios of the config (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Vec<String>,
+    /// Fail when memory grows more than this per round, suspects or not (K/M/G accepted).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub max_growth_per_round: Option<u64>,
+    /// Fail when memory grows more than this many bytes per request.
+    #[arg(long, value_name = "BYTES")]
+    pub max_bytes_per_request: Option<f64>,
+    /// Fail when a run is inconclusive (too many failed requests, no readings).
+    #[arg(long)]
+    pub fail_on_inconclusive: bool,
+    #[command(flatten)]
+    pub repro: ReproArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CompareArgs {
+    /// The run before the fix: a `plateau repro --out` directory or its run.json.
+    pub before: PathBuf,
+    /// The run after the fix.
+    pub after: PathBuf,
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args, Debug)]

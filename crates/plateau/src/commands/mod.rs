@@ -1,8 +1,13 @@
 mod analyze;
+mod check;
 mod classify;
+mod compare;
 mod demo;
 mod diff;
 mod profile;
+mod repro;
+
+pub use repro::Runtime;
 mod watch;
 
 use crate::cli::{Args, Command};
@@ -15,5 +20,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         Command::Classify(a) => classify::run(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Watch(a) => watch::run(&a),
+        Command::Repro(a) => repro::run(&a),
+        Command::Compare(a) => compare::run(&a),
+        Command::Check(a) => check::run(&a),
     }
 }

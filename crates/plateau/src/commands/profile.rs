@@ -76,7 +76,11 @@ pub fn diff_profile_files(
     let mut warnings = Vec::new();
     for file in files {
         let p = load_profile(file, show_progress)?;
-        warnings.extend(p.warnings.iter().map(|w| format!("{}: {w}", file.display())));
+        warnings.extend(
+            p.warnings
+                .iter()
+                .map(|w| format!("{}: {w}", file.display())),
+        );
         loaded.push(p);
     }
     let profiles: Vec<&AllocProfile> = loaded.iter().map(|l| &l.profile).collect();

@@ -7,6 +7,7 @@ mod demo;
 mod diff;
 mod java;
 mod profiles;
+mod repro;
 mod series_fixtures;
 mod watch;
 

@@ -96,6 +96,10 @@ impl ErrorCounts {
 /// Latency of complete responses, from the first byte of the request written to the last byte
 /// of the response read. Quantiles come from [`Histogram`] (within 0.4 %); min, max and mean are
 /// exact.
+///
+/// Under a constant rate this is service time: when every connection is busy, due requests
+/// wait for a free connection and that wait is not counted (no coordinated-omission
+/// correction); the schedule then catches up, sending the late requests as connections free.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LatencySummary {
     pub count: u64,
@@ -243,6 +247,8 @@ pub fn run(
             }
         }
         drop(tx);
+        // Should `on_progress` panic, the threads must not run on to their bounds.
+        let _stop_on_unwind = StopOnDrop(&shared.stop);
         let mut next_progress = start + PROGRESS_EVERY;
         loop {
             let now = Instant::now();
@@ -310,6 +316,14 @@ pub fn run(
         histogram: total.histogram,
         stopped,
     })
+}
+
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Relaxed);
+    }
 }
 
 /// Per-thread progress counters, each on its own cache lines.

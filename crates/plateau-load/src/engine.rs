@@ -50,7 +50,8 @@ pub struct ErrorCounts {
     pub connect_refused: u64,
     /// Connecting took longer than the plan's timeout.
     pub connect_timeout: u64,
-    /// Any other connect failure (unreachable, no local ports left, ...).
+    /// Any other connect failure (unreachable, no local ports left, ...), or the server
+    /// closing a new connection before any request was sent on it.
     pub connect_other: u64,
     /// The connection was reset (or the pipe broke) while a request was in flight.
     pub reset: u64,
@@ -427,6 +428,8 @@ enum State {
     Idle,
     Writing,
     Reading,
+    /// No connection and none wanted: every ticket is taken.
+    Closed,
 }
 
 /// What parsing buffered bytes led to.
@@ -481,6 +484,8 @@ struct Conn {
     sent_at: Instant,
     deadline: Instant,
     connect_failures: u32,
+    /// Responses completed on this connection.
+    served: u32,
 }
 
 struct Worker<'s, 'a> {
@@ -521,6 +526,7 @@ impl<'s, 'a> Worker<'s, 'a> {
                 sent_at: now,
                 deadline: now,
                 connect_failures: 0,
+                served: 0,
             })
             .collect();
         let mut worker = Worker {
@@ -567,6 +573,11 @@ impl<'s, 'a> Worker<'s, 'a> {
                 self.tally.stopped = reason;
                 break;
             }
+            if !self.exhausted && self.shared.next_ticket.load(Relaxed) >= self.shared.max_requests
+            {
+                // Another thread took the last ticket.
+                self.exhausted = true;
+            }
             self.dispatch_idle(now);
             // Timers: request and connect timeouts, reconnect back-offs.
             let mut next_timer = now + TICK;
@@ -593,7 +604,7 @@ impl<'s, 'a> Worker<'s, 'a> {
                             next_timer = next_timer.min(until);
                         }
                     }
-                    State::Idle => {}
+                    State::Idle | State::Closed => {}
                 }
                 if matches!(self.conns[i].state, State::Writing | State::Reading) {
                     in_flight += 1;
@@ -768,7 +779,7 @@ impl<'s, 'a> Worker<'s, 'a> {
     /// `peer_closed`: the event reports the peer's end of the stream (or an error).
     fn on_event(&mut self, i: usize, peer_closed: bool, now: Instant) {
         match self.conns[i].state {
-            State::Backoff { .. } => {}
+            State::Backoff { .. } | State::Closed => {}
             State::Connecting => self.check_connected(i, now),
             State::Writing => {
                 self.write(i, now);
@@ -821,6 +832,7 @@ impl<'s, 'a> Worker<'s, 'a> {
         self.down_since = None;
         let c = &mut self.conns[i];
         c.connect_failures = 0;
+        c.served = 0;
         c.start = 0;
         c.end = 0;
         self.free(i, now);
@@ -871,8 +883,12 @@ impl<'s, 'a> Worker<'s, 'a> {
         if let Some(mut stream) = c.stream.take() {
             let _ = self.poll.registry().deregister(&mut stream);
         }
-        c.state = State::Backoff { until: now };
-        self.connect(i, now);
+        if self.exhausted {
+            c.state = State::Closed;
+        } else {
+            c.state = State::Backoff { until: now };
+            self.connect(i, now);
+        }
     }
 
     /// Reads until the socket has nothing more (epoll is edge-triggered), with one shortcut:
@@ -974,6 +990,9 @@ impl<'s, 'a> Worker<'s, 'a> {
                 }
             }
             State::Writing => self.fail(i, Failure::Closed, now),
+            // Closed before it carried any request: the server refuses work (count it, and back
+            // off before trying again, as for a refused connect).
+            State::Idle if self.conns[i].served == 0 => self.fail(i, Failure::ConnectOther, now),
             // The server closed an idle keep-alive connection: not an error.
             _ => self.reconnect(i, now),
         }
@@ -981,7 +1000,8 @@ impl<'s, 'a> Worker<'s, 'a> {
 
     /// Records a complete response.
     fn complete(&mut self, i: usize) {
-        let c = &self.conns[i];
+        let c = &mut self.conns[i];
+        c.served = c.served.saturating_add(1);
         let status = c.parser.status;
         self.tally.histogram.record_duration(c.sent_at.elapsed());
         self.tally.responses += 1;

@@ -410,6 +410,29 @@ fn a_target_that_goes_away_ends_the_run() {
 }
 
 #[test]
+fn a_server_closing_new_connections_is_retried_with_backoff() {
+    // Accepts, then closes each connection at once (after the first, kept for the start check).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counter.fetch_add(1, SeqCst);
+            drop(stream);
+        }
+    });
+    let mut plan = LoadPlan::from_url(&format!("http://{addr}/"), false).unwrap();
+    plan.connections = 2;
+    plan.rate = Some(1.0);
+    plan.max_duration = Some(Duration::from_millis(300));
+    let r = go(&plan);
+    assert!(r.errors.connect_other > 0, "{:?}", r.errors);
+    // Back-off from 5 ms doubling: a handful of attempts per connection, not a busy loop.
+    assert!(accepted.load(SeqCst) < 30, "{}", accepted.load(SeqCst));
+}
+
+#[test]
 fn plan_validation() {
     let server = Server::hello();
     let plan = plan(&server);

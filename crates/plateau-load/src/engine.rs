@@ -135,7 +135,8 @@ pub enum StopReason {
     MaxDuration,
     /// The cancel flag was set.
     Cancelled,
-    /// Every connect failed for longer than the plan's timeout, with no success in between.
+    /// For longer than the plan's timeout, every connect failed, or the server closed every new
+    /// connection before it carried a request.
     TargetDown,
 }
 
@@ -447,6 +448,8 @@ enum Failure {
     ConnectRefused,
     ConnectTimeout,
     ConnectOther,
+    /// The server closed a new connection before any request was sent on it.
+    ClosedUnused,
     Reset,
     Closed,
     Timeout,
@@ -499,6 +502,9 @@ struct Worker<'s, 'a> {
     exhausted: bool,
     /// Since when every connect failed, with no success in between.
     down_since: Option<Instant>,
+    /// Since when the server closed new connections before they carried a request, with no
+    /// response in between.
+    refusing_since: Option<Instant>,
 }
 
 impl<'s, 'a> Worker<'s, 'a> {
@@ -538,6 +544,7 @@ impl<'s, 'a> Worker<'s, 'a> {
             tally: Tally::new(),
             exhausted: false,
             down_since: None,
+            refusing_since: None,
         };
         if let Some(first) = first {
             let mut stream = TcpStream::from_std(first);
@@ -657,10 +664,10 @@ impl<'s, 'a> Worker<'s, 'a> {
         if shared.deadline.is_some_and(|d| now >= d) {
             return Some(StopReason::MaxDuration);
         }
-        if self
-            .down_since
-            .is_some_and(|since| now.duration_since(since) > shared.timeout)
-        {
+        let too_long = |since: Option<Instant>| {
+            since.is_some_and(|since| now.duration_since(since) > shared.timeout)
+        };
+        if too_long(self.down_since) || too_long(self.refusing_since) {
             shared.stop.store(true, Relaxed);
             return Some(StopReason::TargetDown);
         }
@@ -831,7 +838,6 @@ impl<'s, 'a> Worker<'s, 'a> {
         self.tally.opened += 1;
         self.down_since = None;
         let c = &mut self.conns[i];
-        c.connect_failures = 0;
         c.served = 0;
         c.start = 0;
         c.end = 0;
@@ -849,7 +855,7 @@ impl<'s, 'a> Worker<'s, 'a> {
         let counter = match kind {
             Failure::ConnectRefused => &mut e.connect_refused,
             Failure::ConnectTimeout => &mut e.connect_timeout,
-            Failure::ConnectOther => &mut e.connect_other,
+            Failure::ConnectOther | Failure::ClosedUnused => &mut e.connect_other,
             Failure::Reset => &mut e.reset,
             Failure::Closed => &mut e.closed,
             Failure::Timeout => &mut e.timeout,
@@ -860,10 +866,17 @@ impl<'s, 'a> Worker<'s, 'a> {
         self.counters.errors.fetch_add(1, Relaxed);
         let connect = matches!(
             kind,
-            Failure::ConnectRefused | Failure::ConnectTimeout | Failure::ConnectOther
+            Failure::ConnectRefused
+                | Failure::ConnectTimeout
+                | Failure::ConnectOther
+                | Failure::ClosedUnused
         );
         if connect {
-            self.down_since.get_or_insert(now);
+            if kind == Failure::ClosedUnused {
+                self.refusing_since.get_or_insert(now);
+            } else {
+                self.down_since.get_or_insert(now);
+            }
             let c = &mut self.conns[i];
             c.stream = None;
             c.connect_failures += 1;
@@ -992,7 +1005,7 @@ impl<'s, 'a> Worker<'s, 'a> {
             State::Writing => self.fail(i, Failure::Closed, now),
             // Closed before it carried any request: the server refuses work (count it, and back
             // off before trying again, as for a refused connect).
-            State::Idle if self.conns[i].served == 0 => self.fail(i, Failure::ConnectOther, now),
+            State::Idle if self.conns[i].served == 0 => self.fail(i, Failure::ClosedUnused, now),
             // The server closed an idle keep-alive connection: not an error.
             _ => self.reconnect(i, now),
         }
@@ -1002,6 +1015,8 @@ impl<'s, 'a> Worker<'s, 'a> {
     fn complete(&mut self, i: usize) {
         let c = &mut self.conns[i];
         c.served = c.served.saturating_add(1);
+        // Back-offs start small again once the target answers.
+        c.connect_failures = 0;
         let status = c.parser.status;
         self.tally.histogram.record_duration(c.sent_at.elapsed());
         self.tally.responses += 1;
@@ -1012,5 +1027,6 @@ impl<'s, 'a> Worker<'s, 'a> {
             self.counters.errors.fetch_add(1, Relaxed);
         }
         self.down_since = None;
+        self.refusing_since = None;
     }
 }

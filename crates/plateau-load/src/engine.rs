@@ -158,7 +158,7 @@ pub struct LoadReport {
     /// Requests still in flight when the run stopped on its duration or on cancel.
     /// `requests_sent == responses + errors.failed_requests() + abandoned`.
     pub abandoned: u64,
-    /// Wall time of the run, from the first connect to the last response.
+    /// Wall time of the run, from just after the start-up connect check to the end.
     pub duration: Duration,
     /// Complete responses per second of `duration`.
     pub rps: f64,

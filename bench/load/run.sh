@@ -60,7 +60,7 @@ mkdir -p "$OUT"
 "$EXAMPLES/hello_server" 0 "$SERVER_THREADS" > "$OUT/server.out" &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do [[ -s "$OUT/server.out" ]] && break; sleep 0.05; done
+for _ in $(seq 1 400); do [[ -s "$OUT/server.out" ]] && break; kill -0 "$SERVER" 2>/dev/null || break; sleep 0.05; done
 URL="$(awk 'NR==1 {print $3}' "$OUT/server.out")"
 [[ "$URL" == http://* ]] || { echo "run.sh: the server did not start" >&2; exit 1; }
 say "server $URL (pid $SERVER, $SERVER_THREADS thread(s)); load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -50,7 +50,8 @@ pub struct ErrorCounts {
     pub connect_refused: u64,
     /// Connecting took longer than the plan's timeout.
     pub connect_timeout: u64,
-    /// Any other connect failure (unreachable, no local ports left, ...).
+    /// Any other connect failure (unreachable, no local ports left, ...), or the server
+    /// closing a new connection before any request was sent on it.
     pub connect_other: u64,
     /// The connection was reset (or the pipe broke) while a request was in flight.
     pub reset: u64,
@@ -96,6 +97,10 @@ impl ErrorCounts {
 /// Latency of complete responses, from the first byte of the request written to the last byte
 /// of the response read. Quantiles come from [`Histogram`] (within 0.4 %); min, max and mean are
 /// exact.
+///
+/// Under a constant rate this is service time: when every connection is busy, due requests
+/// wait for a free connection and that wait is not counted (no coordinated-omission
+/// correction); the schedule then catches up, sending the late requests as connections free.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LatencySummary {
     pub count: u64,
@@ -130,7 +135,8 @@ pub enum StopReason {
     MaxDuration,
     /// The cancel flag was set.
     Cancelled,
-    /// Every connect failed for longer than the plan's timeout, with no success in between.
+    /// For longer than the plan's timeout, every connect failed, or the server closed every new
+    /// connection before it carried a request.
     TargetDown,
 }
 
@@ -152,7 +158,7 @@ pub struct LoadReport {
     /// Requests still in flight when the run stopped on its duration or on cancel.
     /// `requests_sent == responses + errors.failed_requests() + abandoned`.
     pub abandoned: u64,
-    /// Wall time of the run, from the first connect to the last response.
+    /// Wall time of the run, from just after the start-up connect check to the end.
     pub duration: Duration,
     /// Complete responses per second of `duration`.
     pub rps: f64,
@@ -243,6 +249,8 @@ pub fn run(
             }
         }
         drop(tx);
+        // Should `on_progress` panic, the threads must not run on to their bounds.
+        let _stop_on_unwind = StopOnDrop(&shared.stop);
         let mut next_progress = start + PROGRESS_EVERY;
         loop {
             let now = Instant::now();
@@ -310,6 +318,14 @@ pub fn run(
         histogram: total.histogram,
         stopped,
     })
+}
+
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Relaxed);
+    }
 }
 
 /// Per-thread progress counters, each on its own cache lines.
@@ -413,6 +429,8 @@ enum State {
     Idle,
     Writing,
     Reading,
+    /// No connection and none wanted: every ticket is taken.
+    Closed,
 }
 
 /// What parsing buffered bytes led to.
@@ -430,6 +448,8 @@ enum Failure {
     ConnectRefused,
     ConnectTimeout,
     ConnectOther,
+    /// The server closed a new connection before any request was sent on it.
+    ClosedUnused,
     Reset,
     Closed,
     Timeout,
@@ -467,6 +487,8 @@ struct Conn {
     sent_at: Instant,
     deadline: Instant,
     connect_failures: u32,
+    /// Responses completed on this connection.
+    served: u32,
 }
 
 struct Worker<'s, 'a> {
@@ -480,6 +502,9 @@ struct Worker<'s, 'a> {
     exhausted: bool,
     /// Since when every connect failed, with no success in between.
     down_since: Option<Instant>,
+    /// Since when the server closed new connections before they carried a request, with no
+    /// response in between.
+    refusing_since: Option<Instant>,
 }
 
 impl<'s, 'a> Worker<'s, 'a> {
@@ -507,6 +532,7 @@ impl<'s, 'a> Worker<'s, 'a> {
                 sent_at: now,
                 deadline: now,
                 connect_failures: 0,
+                served: 0,
             })
             .collect();
         let mut worker = Worker {
@@ -518,6 +544,7 @@ impl<'s, 'a> Worker<'s, 'a> {
             tally: Tally::new(),
             exhausted: false,
             down_since: None,
+            refusing_since: None,
         };
         if let Some(first) = first {
             let mut stream = TcpStream::from_std(first);
@@ -553,6 +580,11 @@ impl<'s, 'a> Worker<'s, 'a> {
                 self.tally.stopped = reason;
                 break;
             }
+            if !self.exhausted && self.shared.next_ticket.load(Relaxed) >= self.shared.max_requests
+            {
+                // Another thread took the last ticket.
+                self.exhausted = true;
+            }
             self.dispatch_idle(now);
             // Timers: request and connect timeouts, reconnect back-offs.
             let mut next_timer = now + TICK;
@@ -579,7 +611,7 @@ impl<'s, 'a> Worker<'s, 'a> {
                             next_timer = next_timer.min(until);
                         }
                     }
-                    State::Idle => {}
+                    State::Idle | State::Closed => {}
                 }
                 if matches!(self.conns[i].state, State::Writing | State::Reading) {
                     in_flight += 1;
@@ -632,10 +664,10 @@ impl<'s, 'a> Worker<'s, 'a> {
         if shared.deadline.is_some_and(|d| now >= d) {
             return Some(StopReason::MaxDuration);
         }
-        if self
-            .down_since
-            .is_some_and(|since| now.duration_since(since) > shared.timeout)
-        {
+        let too_long = |since: Option<Instant>| {
+            since.is_some_and(|since| now.duration_since(since) > shared.timeout)
+        };
+        if too_long(self.down_since) || too_long(self.refusing_since) {
             shared.stop.store(true, Relaxed);
             return Some(StopReason::TargetDown);
         }
@@ -754,7 +786,7 @@ impl<'s, 'a> Worker<'s, 'a> {
     /// `peer_closed`: the event reports the peer's end of the stream (or an error).
     fn on_event(&mut self, i: usize, peer_closed: bool, now: Instant) {
         match self.conns[i].state {
-            State::Backoff { .. } => {}
+            State::Backoff { .. } | State::Closed => {}
             State::Connecting => self.check_connected(i, now),
             State::Writing => {
                 self.write(i, now);
@@ -806,7 +838,7 @@ impl<'s, 'a> Worker<'s, 'a> {
         self.tally.opened += 1;
         self.down_since = None;
         let c = &mut self.conns[i];
-        c.connect_failures = 0;
+        c.served = 0;
         c.start = 0;
         c.end = 0;
         self.free(i, now);
@@ -823,7 +855,7 @@ impl<'s, 'a> Worker<'s, 'a> {
         let counter = match kind {
             Failure::ConnectRefused => &mut e.connect_refused,
             Failure::ConnectTimeout => &mut e.connect_timeout,
-            Failure::ConnectOther => &mut e.connect_other,
+            Failure::ConnectOther | Failure::ClosedUnused => &mut e.connect_other,
             Failure::Reset => &mut e.reset,
             Failure::Closed => &mut e.closed,
             Failure::Timeout => &mut e.timeout,
@@ -834,10 +866,17 @@ impl<'s, 'a> Worker<'s, 'a> {
         self.counters.errors.fetch_add(1, Relaxed);
         let connect = matches!(
             kind,
-            Failure::ConnectRefused | Failure::ConnectTimeout | Failure::ConnectOther
+            Failure::ConnectRefused
+                | Failure::ConnectTimeout
+                | Failure::ConnectOther
+                | Failure::ClosedUnused
         );
         if connect {
-            self.down_since.get_or_insert(now);
+            if kind == Failure::ClosedUnused {
+                self.refusing_since.get_or_insert(now);
+            } else {
+                self.down_since.get_or_insert(now);
+            }
             let c = &mut self.conns[i];
             c.stream = None;
             c.connect_failures += 1;
@@ -857,8 +896,12 @@ impl<'s, 'a> Worker<'s, 'a> {
         if let Some(mut stream) = c.stream.take() {
             let _ = self.poll.registry().deregister(&mut stream);
         }
-        c.state = State::Backoff { until: now };
-        self.connect(i, now);
+        if self.exhausted {
+            c.state = State::Closed;
+        } else {
+            c.state = State::Backoff { until: now };
+            self.connect(i, now);
+        }
     }
 
     /// Reads until the socket has nothing more (epoll is edge-triggered), with one shortcut:
@@ -960,6 +1003,9 @@ impl<'s, 'a> Worker<'s, 'a> {
                 }
             }
             State::Writing => self.fail(i, Failure::Closed, now),
+            // Closed before it carried any request: the server refuses work (count it, and back
+            // off before trying again, as for a refused connect).
+            State::Idle if self.conns[i].served == 0 => self.fail(i, Failure::ClosedUnused, now),
             // The server closed an idle keep-alive connection: not an error.
             _ => self.reconnect(i, now),
         }
@@ -967,7 +1013,10 @@ impl<'s, 'a> Worker<'s, 'a> {
 
     /// Records a complete response.
     fn complete(&mut self, i: usize) {
-        let c = &self.conns[i];
+        let c = &mut self.conns[i];
+        c.served = c.served.saturating_add(1);
+        // Back-offs start small again once the target answers.
+        c.connect_failures = 0;
         let status = c.parser.status;
         self.tally.histogram.record_duration(c.sent_at.elapsed());
         self.tally.responses += 1;
@@ -978,5 +1027,6 @@ impl<'s, 'a> Worker<'s, 'a> {
             self.counters.errors.fetch_add(1, Relaxed);
         }
         self.down_since = None;
+        self.refusing_since = None;
     }
 }

@@ -7,8 +7,9 @@
 //! ([`Histogram`]) and process-group supervision of load commands ([`run_command`]). It must not
 //! know about heaps, leaks, memory samples or output formats: it returns plain numbers
 //! ([`LoadReport`], [`CommandReport`]) and reports progress through a callback; it never prints.
-//! Phases (warm-up, rounds, cool-down) are the caller's: call [`run`] once per phase, each call
-//! opens its own connections and returns numbers for that phase only.
+//! Phases (warm-up, rounds, cool-down) are the caller's: call [`run`] once per phase; each call
+//! opens its own connections (a thread or two and `connections` connects: a few milliseconds on
+//! loopback) and returns numbers for that phase only, with a [`Histogram`] to merge phases.
 //!
 //! # Safety rule
 //! Load goes to loopback targets only (127.0.0.0/8, `::1`, or a name that resolves only to those)

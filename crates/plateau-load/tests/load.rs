@@ -74,7 +74,7 @@ fn stops_at_max_duration() {
     let r = go(&plan);
     assert_eq!(r.stopped, StopReason::MaxDuration);
     assert!(r.duration >= Duration::from_millis(300), "{:?}", r.duration);
-    assert!(r.duration < Duration::from_millis(450), "{:?}", r.duration);
+    assert!(r.duration < Duration::from_millis(600), "{:?}", r.duration);
     assert!(r.responses > 50, "{}", r.responses);
     assert!(r.rps > 0.0);
 }
@@ -314,8 +314,9 @@ fn cancel_stops_promptly() {
     .unwrap();
     assert_accounted(&report);
     assert_eq!(report.stopped, StopReason::Cancelled);
+    // Checked every 50 ms; the rest is slack for a busy machine.
     assert!(
-        report.duration < Duration::from_millis(250 + 100),
+        report.duration < Duration::from_millis(250 + 250),
         "{:?}",
         report.duration
     );
@@ -341,7 +342,12 @@ fn cancel_stops_a_rate_limited_run_waiting_for_its_next_request() {
     .unwrap();
     assert_eq!(r.stopped, StopReason::Cancelled);
     assert_eq!(r.requests_sent, 1);
-    assert!(started.elapsed() < Duration::from_millis(250));
+    // Cancelled at 100 ms; the next request was due at 2 s.
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -406,6 +412,36 @@ fn a_target_that_goes_away_ends_the_run() {
     .unwrap();
     assert_eq!(r.stopped, StopReason::TargetDown, "{:?} {addr}", r.errors);
     assert!(r.errors.connect_refused > 0, "{:?}", r.errors);
+    assert!(r.duration < Duration::from_secs(2), "{:?}", r.duration);
+}
+
+#[test]
+fn a_server_closing_new_connections_is_retried_with_backoff() {
+    // Accepts, then closes each connection at once (after the first, kept for the start check).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counter.fetch_add(1, SeqCst);
+            drop(stream);
+        }
+    });
+    let mut plan = LoadPlan::from_url(&format!("http://{addr}/"), false).unwrap();
+    plan.connections = 2;
+    plan.rate = Some(1.0);
+    plan.max_duration = Some(Duration::from_millis(300));
+    let r = go(&plan);
+    assert!(r.errors.connect_other > 0, "{:?}", r.errors);
+    // Back-off from 5 ms doubling: a handful of attempts per connection, not a busy loop.
+    assert!(accepted.load(SeqCst) < 30, "{}", accepted.load(SeqCst));
+
+    // Refusing work for longer than the timeout ends the run.
+    plan.timeout = Duration::from_millis(150);
+    plan.max_duration = Some(Duration::from_secs(10));
+    let r = go(&plan);
+    assert_eq!(r.stopped, StopReason::TargetDown, "{:?}", r.errors);
     assert!(r.duration < Duration::from_secs(2), "{:?}", r.duration);
 }
 

@@ -38,7 +38,8 @@ pub enum Command {
     /// request, the floor after the cool-down, suspects gone or remaining. Exit 1 if the run
     /// after the fix still leaks.
     Compare(CompareArgs),
-    /// Runs plateau on a bundled real example: snapshots of a small leaking Node.js service.
+    /// Runs plateau on bundled real examples: recorded series, Node and Java snapshots, then the
+    /// whole loop live (a leaking Node service reproduced and named, its fix shown to plateau).
     Demo(DemoArgs),
 }
 

@@ -25,6 +25,18 @@ fn demo_runs_end_to_end_and_names_the_leaking_map() {
         java.contains("static SESSIONS (TokenStore$1)  46.1 KiB: constant: 256 entries"),
         "{java}"
     );
+    // Then the whole loop on live services: the leak named, the fix plateaus, compare says so.
+    let live = &text[text.find("Step 4").expect("a live step")..];
+    assert!(
+        live.contains("LEAK  unbounded-cache in the snapshots"),
+        "{live}"
+    );
+    assert!(live.contains("sessions > cache (Map)"), "{live}");
+    assert!(
+        live.contains("NO-LEAK  memory came back to its baseline"),
+        "{live}"
+    );
+    assert!(live.contains("FIXED  the fix holds"), "{live}");
     // Detection comes first: the recorded leak is a leak, the bounded cache a plateau.
     assert!(
         text.contains("node-leaky.series\nLEAK  post-GC live heap grows"),

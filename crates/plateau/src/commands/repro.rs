@@ -448,9 +448,10 @@ fn phases(
     if runtime == Runtime::Node {
         let found = watched.wait_for(Duration::from_secs(5), stop, |w| w.inspector.is_some())?;
         if !found {
-            collected.warnings.push(
-                "node did not print its inspector address (is NODE_OPTIONS honoured?): no heap snapshots"
-                    .to_string(),
+            bail!(
+                "node did not print its inspector address within 5 s (is NODE_OPTIONS honoured, \
+                 or the command not node? --runtime none runs without snapshots){}",
+                watched.tail_text()
             );
         }
     }
@@ -475,15 +476,14 @@ fn phases(
             format!("after round {k}")
         };
         let capture_started = watched.now();
-        match take_snapshot(config, runtime, port, k, watched, stop) {
-            Ok(Some(path)) => collected.snapshots.push(path),
-            Ok(None) => {}
-            Err(e) => {
-                // A failed capture leaves the run without snapshots but with its memory.
-                collected.warnings.push(format!("snapshot {label}: {e:#}"));
-                watched.tick()?;
-            }
+        // A failed capture ends the run: the verdict would miss its evidence. What was
+        // collected so far is kept.
+        if let Some(path) = take_snapshot(config, runtime, port, k, watched, stop)
+            .with_context(|| format!("the snapshot {label} failed"))?
+        {
+            collected.snapshots.push(path);
         }
+
         watched.tick()?;
         collected.boundaries.push(Boundary {
             label,
@@ -505,11 +505,8 @@ fn phases(
     let capture_started = watched.now();
     // A last collection so the floor is measured, not the garbage: the snapshot does it.
     if matches!(runtime, Runtime::Node | Runtime::Java) {
-        if let Err(e) = take_snapshot(config, runtime, port, phase_count, watched, stop) {
-            collected
-                .warnings
-                .push(format!("snapshot after cool-down: {e:#}"));
-        }
+        take_snapshot(config, runtime, port, phase_count, watched, stop)
+            .context("the snapshot after the cool-down failed")?;
     }
     watched.tick()?;
     collected.boundaries.push(Boundary {
@@ -671,7 +668,7 @@ fn take_snapshot(
         Runtime::None => return Ok(None),
         Runtime::Node => {
             let Some(url) = watched.inspector.clone() else {
-                return Ok(None);
+                bail!("no inspector address");
             };
             progress_line(config, &format!("heap snapshot {}", path.display()));
             capture::capture_node(&url, &path, timeout, |_, _| {}).map(|r| r.path)

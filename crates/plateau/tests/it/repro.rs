@@ -343,3 +343,114 @@ command = ["node", "{leaky}"]
     assert!(stderr(&out).contains("plateau.toml"), "{}", stderr(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_external_load_command_drives_the_rounds() {
+    let dir = temp_dir("load-cmd");
+    // 300 keep-alive-less GETs per phase, four at a time, from a node one-liner.
+    let load = "node -e \"const h=require('http');let n=0;const go=()=>{if(n++>=300)return;h.get('http://127.0.0.1:{port}/login',r=>{r.resume();r.on('end',go)})};for(let i=0;i<4;i++)go()\"";
+    let (code, doc, err) = repro(
+        &dir,
+        &["--load-cmd", load, "--rounds", "3"],
+        &["node", &fixture("services/node/leaky.js")],
+    );
+    assert_eq!(code, 1, "{err}\n{doc:#}");
+    assert_eq!(doc["verdict"], "leak");
+    let phase = &doc["load"][1]["report"];
+    assert_eq!(phase["exit_code"], 0, "{phase:#}");
+    assert!(doc["suspects"][0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("sessions > cache (Map)"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_capture_that_cannot_work_stops_the_run_with_what_was_collected() {
+    let dir = temp_dir("bad-capture");
+    // jcmd cannot attach to node: refused before any signal is sent.
+    let (code, _, err) = repro(
+        &dir,
+        &[
+            "--url",
+            "http://127.0.0.1:{port}/login",
+            "--runtime",
+            "java",
+            "--warmup",
+            "50",
+        ],
+        &["node", &fixture("services/node/fixed.js")],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the snapshot after warm-up failed"), "{err}");
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["verdict"], "inconclusive");
+    assert_eq!(
+        run["load"][0]["report"]["requests"], 50,
+        "the warm-up is kept"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ctrl_c_stops_the_run_and_the_service_with_it() {
+    let dir = temp_dir("ctrl-c");
+    let marker = format!("plateau-ctrl-c-{}", std::process::id());
+    let script =
+        "require('http').createServer((q,s)=>s.end('ok')).listen(+process.env.PORT,'127.0.0.1')";
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_plateau"))
+        .args([
+            "repro",
+            "--url",
+            "http://127.0.0.1:{port}/",
+            "--rate",
+            "50",
+            "--warmup",
+            "100000",
+            "--runtime",
+            "none",
+            "-o",
+            dir.to_str().unwrap(),
+            "--",
+            "node",
+            "-e",
+            script,
+            &marker,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let service_running = || {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.contains(&marker) && c.starts_with("node")
+                })
+                .unwrap_or(false)
+        })
+    };
+    let started = std::time::Instant::now();
+    while !service_running() && started.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(service_running(), "the service started");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!service_running(), "the service is gone after Ctrl-C");
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["verdict"], "inconclusive");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -715,10 +715,10 @@ fn finish(
     pid: Option<u32>,
     series: &MemorySeries,
     records: &[Record],
-    collected: Collected,
+    mut collected: Collected,
     failure: Option<anyhow::Error>,
 ) -> anyhow::Result<Value> {
-    let mut warnings = collected.warnings;
+    let mut warnings = std::mem::take(&mut collected.warnings);
     // The memory series, readable by `plateau classify`.
     let series_file = config.out_dir.join("memory.series");
     let _ = std::fs::remove_file(&series_file);
@@ -759,12 +759,10 @@ fn finish(
     let memory = memory_json(&collected.boundaries, &classification, config);
 
     let (verdict, reason) = verdict(
-        &collected.boundaries,
+        &collected,
         &memory,
         &suspects,
         &classification,
-        collected.requests,
-        collected.errors,
         failure.as_ref(),
         diffed.len(),
     );
@@ -896,17 +894,15 @@ fn noise_floor(baseline: u64, min_growth: u64) -> u64 {
     (1u64 << 20).max(baseline * 3 / 100).max(min_growth)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn verdict(
-    boundaries: &[Boundary],
+    collected: &Collected,
     memory: &Value,
     suspects: &Value,
     classification: &plateau_analysis::series::Classification,
-    requests: u64,
-    errors: u64,
     failure: Option<&anyhow::Error>,
     snapshots: usize,
 ) -> (&'static str, String) {
+    let (requests, errors) = (collected.requests, collected.errors);
     if let Some(e) = failure {
         return ("inconclusive", format!("the run stopped early: {e:#}"));
     }
@@ -932,7 +928,7 @@ fn verdict(
             ),
         );
     }
-    let (_, values) = boundary_values(boundaries);
+    let (_, values) = boundary_values(&collected.boundaries);
     let returned = memory["returned_to_baseline"].as_bool();
     let per_round = memory["growth_per_round_bytes"].as_i64();
     if let (Some(returned), Some(per_round)) = (returned, per_round) {

@@ -454,3 +454,58 @@ fn ctrl_c_stops_the_run_and_the_service_with_it() {
     assert_eq!(run["verdict"], "inconclusive");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_port_already_in_use_is_reported_with_the_services_own_error() {
+    let dir = temp_dir("port-in-use");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    // A service that ignores $PORT and binds a port someone else holds.
+    let script =
+        "require('http').createServer((q,s)=>s.end()).listen(+process.argv[1],'127.0.0.1')";
+    let (code, _, err) = repro(
+        &dir,
+        &[
+            "--url",
+            "http://127.0.0.1:{port}/",
+            "--ready-timeout",
+            "10s",
+        ],
+        &["node", "-e", script, &port],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("EADDRINUSE"), "the service's own words: {err}");
+    drop(taken);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The pprof path end to end: a stand-in for a Go service's `/debug/pprof/heap` that serves
+/// the real Go heap profiles of fixtures/pprof/go-leaky in turn (h0 after the warm-up, h1, h2
+/// after the rounds).
+#[test]
+fn pprof_profiles_are_fetched_between_rounds_and_the_growing_site_named() {
+    let dir = temp_dir("pprof");
+    let profiles = fixture("pprof/go-leaky");
+    let script = "const fs=require('fs');let k=0;require('http').createServer((q,s)=>{if(q.url.startsWith('/debug/pprof/heap')){const f=process.argv[1]+'/h'+Math.min(k++,2)+'.pb.gz';s.writeHead(200,{'content-type':'application/octet-stream'});s.end(fs.readFileSync(f));return}s.end('ok')}).listen(+process.env.PORT,'127.0.0.1')";
+    let (code, doc, err) = repro(
+        &dir,
+        &[
+            "--url",
+            "http://127.0.0.1:{port}/",
+            "--pprof-url",
+            "http://127.0.0.1:{port}/debug/pprof/heap?gc=1",
+            "--rounds",
+            "2",
+            "--warmup",
+            "50",
+            "--requests",
+            "100",
+        ],
+        &["node", "-e", script, &profiles],
+    );
+    assert_eq!(code, 1, "{err}\n{doc:#}");
+    assert_eq!(doc["runtime"], "pprof");
+    assert_eq!(doc["snapshots"].as_array().unwrap().len(), 3);
+    assert_eq!(doc["suspects"][0]["class"], "main.newSession", "{doc:#}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -193,6 +193,10 @@ pub struct ReproArgs {
     /// No progress lines on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// Attach to a running service instead of starting one (left running afterwards); --url
+    /// then gives its real address. Node: its inspector is opened with SIGUSR1; Java: jcmd.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
     /// The service's command.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,

@@ -121,6 +121,7 @@ fn scenario_config(
     let config = ReproConfig {
         name: name.clone(),
         command,
+        pid: None,
         url,
         requests_file,
         load_cmd,

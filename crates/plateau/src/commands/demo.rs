@@ -142,6 +142,7 @@ fn live_loop(out: &mut impl Write, root: &Path) -> anyhow::Result<()> {
         let config = ReproConfig {
             name: name.to_string(),
             command: vec!["node".to_string(), script.display().to_string()],
+            pid: None,
             url: Some("http://127.0.0.1:{port}/login".to_string()),
             requests_file: None,
             load_cmd: None,

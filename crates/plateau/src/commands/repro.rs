@@ -80,6 +80,8 @@ impl Runtime {
 pub struct ReproConfig {
     pub name: String,
     pub command: Vec<String>,
+    /// Attach to this running service instead of starting `command` (it is left running).
+    pub pid: Option<u32>,
     /// With `{port}` substituted; one of `url`, `requests_file`, `load_cmd`.
     pub url: Option<String>,
     pub requests_file: Option<PathBuf>,
@@ -107,8 +109,11 @@ pub struct ReproConfig {
 
 impl ReproConfig {
     pub fn from_args(args: &ReproArgs) -> anyhow::Result<ReproConfig> {
-        if args.command.is_empty() {
-            bail!("no command: give the service's command after `--`, e.g. `plateau repro --url 'http://127.0.0.1:{{port}}/' -- node server.js`");
+        if args.command.is_empty() && args.pid.is_none() {
+            bail!("no command: give the service's command after `--`, e.g. `plateau repro --url 'http://127.0.0.1:{{port}}/' -- node server.js`, or --pid of a running one");
+        }
+        if !args.command.is_empty() && args.pid.is_some() {
+            bail!("give either --pid or a command, not both");
         }
         let loads = [
             args.url.is_some(),
@@ -128,8 +133,12 @@ impl ReproConfig {
             }
         };
         Ok(ReproConfig {
-            name: args.command.join(" "),
+            name: match args.pid {
+                Some(pid) => format!("pid {pid}"),
+                None => args.command.join(" "),
+            },
             command: args.command.clone(),
+            pid: args.pid,
             url: args.url.clone(),
             requests_file: args.requests_file.clone(),
             load_cmd: args.load_cmd.clone(),
@@ -320,8 +329,14 @@ struct Collected {
 
 /// Runs the whole scenario and returns the run document (also written to `out_dir/run.json`).
 pub fn execute(config: &ReproConfig, stop: &AtomicBool) -> anyhow::Result<Value> {
-    let port = free_port()?;
-    let command: Vec<String> = config.command.iter().map(|a| substitute(a, port)).collect();
+    let (port, command) = match config.pid {
+        None => {
+            let port = free_port()?;
+            let command: Vec<String> = config.command.iter().map(|a| substitute(a, port)).collect();
+            (port, command)
+        }
+        Some(pid) => attached(config, pid)?,
+    };
     let runtime = config.runtime.unwrap_or(if config.pprof_url.is_some() {
         Runtime::Pprof
     } else {
@@ -358,19 +373,33 @@ pub fn execute(config: &ReproConfig, stop: &AtomicBool) -> anyhow::Result<Value>
         _ => {}
     }
 
-    let target = Target::Command {
-        program: command[0].clone(),
-        args: command[1..].to_vec(),
-        restarts: 0,
-        gc_trace: true,
-        env,
+    let target = match config.pid {
+        Some(pid) => {
+            if runtime == Runtime::Python {
+                bail!(
+                    "pid {pid} is a Python process: tracemalloc must be started with it; let \
+                     plateau start the service (plateau repro ... -- python3 app.py), or use \
+                     --runtime none for memory readings only"
+                );
+            }
+            Target::Pid(pid)
+        }
+        None => Target::Command {
+            program: command[0].clone(),
+            args: command[1..].to_vec(),
+            restarts: 0,
+            gc_trace: true,
+            env,
+        },
     };
     let options = SamplerOptions {
         interval: config.interval,
         ..SamplerOptions::default()
     };
-    let sampler = Sampler::start(target, options)
-        .with_context(|| format!("cannot start `{}`", command.join(" ")))?;
+    let sampler = Sampler::start(target, options).with_context(|| match config.pid {
+        Some(pid) => format!("cannot watch pid {pid}"),
+        None => format!("cannot start `{}`", command.join(" ")),
+    })?;
     let mut watched = Watched {
         sampler,
         series: MemorySeries::new(),
@@ -402,6 +431,28 @@ pub fn execute(config: &ReproConfig, stop: &AtomicBool) -> anyhow::Result<Value>
     )
 }
 
+/// A running service: its port from `--url` (which cannot have `{port}`) and its command line.
+fn attached(config: &ReproConfig, pid: u32) -> anyhow::Result<(u16, Vec<String>)> {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .with_context(|| format!("no process {pid} to attach to (/proc/{pid}/cmdline)"))?;
+    let command: Vec<String> = cmdline
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    if command.is_empty() {
+        bail!("pid {pid} has no command line (a kernel thread or a zombie?)");
+    }
+    let port = match &config.url {
+        Some(url) if url.contains("{port}") => bail!(
+            "with --pid, give the service's own address in --url (no {{port}}: plateau does not pick it)"
+        ),
+        Some(url) => plateau_load::Url::parse(url)?.port,
+        None => 0,
+    };
+    Ok((port, command))
+}
+
 /// Heap dumps hold secrets: the snapshot directory is the user's alone.
 fn set_private(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
@@ -424,9 +475,10 @@ fn phases(
 ) -> anyhow::Result<()> {
     progress_line(config, &format!("started, waiting for 127.0.0.1:{port}"));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let ready = watched.wait_for(config.ready_timeout, stop, |_| {
-        TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-    })?;
+    let ready = port == 0
+        || watched.wait_for(config.ready_timeout, stop, |_| {
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+        })?;
     if !ready {
         bail!(
             "the service did not open 127.0.0.1:{port} within {:?} (does it listen on $PORT?){}",
@@ -444,6 +496,17 @@ fn phases(
                 watched.tail_text()
             );
         }
+    }
+    if let (Runtime::Node, Some(pid)) = (runtime, config.pid) {
+        // A running node opens its inspector on 127.0.0.1:9229 on SIGUSR1.
+        progress_line(
+            config,
+            &format!("SIGUSR1 to pid {pid}: opening its inspector"),
+        );
+        watched.inspector = Some(
+            capture::enable_inspector_by_signal(pid, config.capture_timeout)
+                .with_context(|| format!("cannot open the inspector of pid {pid}"))?,
+        );
     }
     if runtime == Runtime::Node {
         let found = watched.wait_for(Duration::from_secs(5), stop, |w| w.inspector.is_some())?;

@@ -509,3 +509,65 @@ fn pprof_profiles_are_fetched_between_rounds_and_the_growing_site_named() {
     assert_eq!(doc["suspects"][0]["class"], "main.newSession", "{doc:#}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--pid`: a service already running (started here, not by plateau) is loaded, its
+/// inspector opened with SIGUSR1, snapshotted, and left running.
+#[test]
+fn a_running_node_service_is_attached_to_by_pid_and_left_running() {
+    let dir = temp_dir("attach");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut service = std::process::Command::new("node")
+        .arg(fixture("services/node/leaky.js"))
+        .env("PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(addr).is_err()
+        && started.elapsed() < std::time::Duration::from_secs(20)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let url = format!("http://127.0.0.1:{port}/login");
+    let pid = service.id().to_string();
+    let out = plateau(&[
+        "repro",
+        "--pid",
+        &pid,
+        "--url",
+        &url,
+        "--warmup",
+        "300",
+        "--requests",
+        "1500",
+        "--cooldown",
+        "1s",
+        "-o",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    let alive = service.try_wait().unwrap().is_none();
+    // {port} makes no sense with --pid: plateau does not pick the port of a running service.
+    let wrong = plateau(&["repro", "--pid", &pid, "--url", "http://127.0.0.1:{port}/"]);
+    let _ = service.kill();
+    let _ = service.wait();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["runtime"], "node");
+    assert!(
+        doc["suspects"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("sessions > cache (Map)"),
+        "{doc:#}"
+    );
+    assert!(alive, "an attached service is left running");
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(stderr(&wrong).contains("with --pid"), "{}", stderr(&wrong));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -177,7 +177,9 @@ pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) 
             let top_nodes = top_retainers(graph, dom, options.top);
             let collections = largest_collections(graph, dom, options.top);
             let dups = duplicate_strings(graph, options.top);
-            let paths = paths.join().expect("the retainer-path search does not panic");
+            let paths = paths
+                .join()
+                .expect("the retainer-path search does not panic");
             (paths, classes, top_nodes, collections, dups)
         });
     for c in &mut classes {

@@ -13,11 +13,13 @@ pub struct Args {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// What holds the memory in one heap snapshot: totals, classes, top retainers with their
-    /// paths from the GC roots, largest collections, duplicate strings.
+    /// What holds the memory in one heap snapshot (V8, HPROF): totals, classes, top retainers
+    /// with their paths from the GC roots, largest collections, duplicate strings; for a
+    /// tracemalloc dump or a pprof profile, the top allocation sites.
     Analyze(AnalyzeArgs),
     /// Leak suspects from snapshots of one process taken over time: what grows, where it is
-    /// held, how fast, which leak pattern it is and the usual fix. Exit 1 when a suspect is found.
+    /// held, how fast, which leak pattern it is and the usual fix (allocation profiles: the
+    /// sites that grow, tracemalloc's compare_to / pprof -base). Exit 1 when a suspect is found.
     Diff(DiffArgs),
     /// The verdict on a memory series: leak, plateau (high but stable), warm-up, allocator
     /// retention, stable. Reads a `plateau watch` recording or a CSV `timestamp,bytes`.

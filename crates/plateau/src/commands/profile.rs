@@ -105,7 +105,7 @@ pub fn analyze(args: &AnalyzeArgs, loaded: LoadedProfile) -> anyhow::Result<Outc
     let profile = &loaded.profile;
     let grouping = grouping(&args.sites, profile.producer);
     let measure = measure(&args.sites, profile)?;
-    let summary = summarize_profile(profile, measure, grouping, args.top.max(10));
+    let summary = summarize_profile(profile, measure, grouping, args.top);
     let file = args.file.display().to_string();
     let report = ProfileReport {
         file: &file,

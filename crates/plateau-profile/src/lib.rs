@@ -26,7 +26,7 @@
 //! assert_eq!(profile.total(0), 4196);
 //! ```
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// Which program wrote the profile; decides wording and defaults, never the arithmetic.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -170,8 +170,9 @@ impl AllocProfile {
 /// Interns frames and stacks and merges samples of the same stack into one.
 pub struct ProfileBuilder {
     profile: AllocProfile,
-    frame_ids: HashMap<Frame, FrameId>,
-    stack_ids: HashMap<Box<[FrameId]>, StackId>,
+    // FxHash: interning is most of a big profile's build time, and these keys are short.
+    frame_ids: FxHashMap<Frame, FrameId>,
+    stack_ids: FxHashMap<Box<[FrameId]>, StackId>,
     sample_of_stack: Vec<Option<u32>>,
 }
 
@@ -193,8 +194,8 @@ impl ProfileBuilder {
                 samples: Vec::new(),
                 values: Vec::new(),
             },
-            frame_ids: HashMap::new(),
-            stack_ids: HashMap::new(),
+            frame_ids: FxHashMap::default(),
+            stack_ids: FxHashMap::default(),
             sample_of_stack: Vec::new(),
         }
     }

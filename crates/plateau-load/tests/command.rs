@@ -107,7 +107,7 @@ fn cancel_kills_the_command() {
     .unwrap();
     assert_eq!(r.stopped, Some(CommandStop::Cancelled));
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
     );

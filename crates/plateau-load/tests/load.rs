@@ -74,7 +74,8 @@ fn stops_at_max_duration() {
     let r = go(&plan);
     assert_eq!(r.stopped, StopReason::MaxDuration);
     assert!(r.duration >= Duration::from_millis(300), "{:?}", r.duration);
-    assert!(r.duration < Duration::from_millis(600), "{:?}", r.duration);
+    // Slack for a loaded CI machine; unbounded, the run would never end.
+    assert!(r.duration < Duration::from_millis(1500), "{:?}", r.duration);
     assert!(r.responses > 50, "{}", r.responses);
     assert!(r.rps > 0.0);
 }
@@ -316,7 +317,7 @@ fn cancel_stops_promptly() {
     assert_eq!(report.stopped, StopReason::Cancelled);
     // Checked every 50 ms; the rest is slack for a busy machine.
     assert!(
-        report.duration < Duration::from_millis(250 + 250),
+        report.duration < Duration::from_millis(250 + 1000),
         "{:?}",
         report.duration
     );
@@ -344,7 +345,7 @@ fn cancel_stops_a_rate_limited_run_waiting_for_its_next_request() {
     assert_eq!(r.requests_sent, 1);
     // Cancelled at 100 ms; the next request was due at 2 s.
     assert!(
-        started.elapsed() < Duration::from_millis(600),
+        started.elapsed() < Duration::from_millis(1500),
         "{:?}",
         started.elapsed()
     );
@@ -412,7 +413,7 @@ fn a_target_that_goes_away_ends_the_run() {
     .unwrap();
     assert_eq!(r.stopped, StopReason::TargetDown, "{:?} {addr}", r.errors);
     assert!(r.errors.connect_refused > 0, "{:?}", r.errors);
-    assert!(r.duration < Duration::from_secs(2), "{:?}", r.duration);
+    assert!(r.duration < Duration::from_secs(5), "{:?}", r.duration);
 }
 
 #[test]
@@ -442,7 +443,9 @@ fn a_server_closing_new_connections_is_retried_with_backoff() {
     plan.max_duration = Some(Duration::from_secs(10));
     let r = go(&plan);
     assert_eq!(r.stopped, StopReason::TargetDown, "{:?}", r.errors);
-    assert!(r.duration < Duration::from_secs(2), "{:?}", r.duration);
+    // At one request a second, refusal is seen at the second or third request: well before
+    // max_duration (10 s) even on a loaded machine (2.2 s seen in CI).
+    assert!(r.duration < Duration::from_secs(5), "{:?}", r.duration);
 }
 
 #[test]

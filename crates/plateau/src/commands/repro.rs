@@ -296,6 +296,25 @@ impl Watched {
     fn latest(&self, signal: Signal) -> Option<u64> {
         self.series.signal(signal).last().map(|p| p.bytes)
     }
+
+    /// The memory at a phase boundary: the live heap the GC at `since` (a capture's) left,
+    /// if the runtime printed it, and the anonymous (else resident) memory now.
+    fn boundary(&self, label: String, since: f64, requests_so_far: u64) -> Boundary {
+        Boundary {
+            label,
+            gc_live: self
+                .series
+                .signal(Signal::GcLive)
+                .iter()
+                .rev()
+                .find(|p| p.t >= since)
+                .map(|p| p.bytes),
+            anonymous: self
+                .latest(Signal::Anonymous)
+                .or(self.latest(Signal::Resident)),
+            requests_so_far,
+        }
+    }
 }
 
 fn ended_words(ended: &Ended) -> String {
@@ -548,20 +567,9 @@ fn phases(
         }
 
         watched.tick()?;
-        collected.boundaries.push(Boundary {
-            label,
-            gc_live: watched
-                .series
-                .signal(Signal::GcLive)
-                .iter()
-                .rev()
-                .find(|p| p.t >= capture_started)
-                .map(|p| p.bytes),
-            anonymous: watched
-                .latest(Signal::Anonymous)
-                .or(watched.latest(Signal::Resident)),
-            requests_so_far: collected.requests,
-        });
+        collected
+            .boundaries
+            .push(watched.boundary(label, capture_started, collected.requests));
     }
     progress_line(config, &format!("cool-down: {:?} idle", config.cooldown));
     watched.wait_for(config.cooldown, stop, |_| false)?;
@@ -572,20 +580,11 @@ fn phases(
             .context("the snapshot after the cool-down failed")?;
     }
     watched.tick()?;
-    collected.boundaries.push(Boundary {
-        label: "after cool-down".to_string(),
-        gc_live: watched
-            .series
-            .signal(Signal::GcLive)
-            .iter()
-            .rev()
-            .find(|p| p.t >= capture_started)
-            .map(|p| p.bytes),
-        anonymous: watched
-            .latest(Signal::Anonymous)
-            .or(watched.latest(Signal::Resident)),
-        requests_so_far: collected.requests,
-    });
+    collected.boundaries.push(watched.boundary(
+        "after cool-down".to_string(),
+        capture_started,
+        collected.requests,
+    ));
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 use std::fmt;
 
+use crate::column::IdColumn;
 use crate::{BitSet, StringTable, U64Column};
 
 /// A node (object) of a heap graph: its position in the graph's arrays.
@@ -279,7 +280,7 @@ pub struct HeapGraph {
     strings: StringTable,
     node_kinds: Vec<NodeKind>,
     node_names: Vec<StrId>,
-    node_ids: U64Column,
+    node_ids: IdColumn,
     self_sizes: U64Column,
     node_classes: Vec<ClassId>,
     classes: Vec<ClassInfo>,
@@ -448,7 +449,7 @@ impl HeapGraph {
             strings,
             node_kinds: parts.node_kinds,
             node_names: parts.node_names,
-            node_ids: parts.node_ids,
+            node_ids: IdColumn::pack(parts.node_ids),
             self_sizes: parts.self_sizes,
             node_classes: parts.node_classes,
             classes: parts.classes,

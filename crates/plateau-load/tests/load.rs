@@ -434,7 +434,11 @@ fn a_server_closing_new_connections_is_retried_with_backoff() {
     plan.rate = Some(1.0);
     plan.max_duration = Some(Duration::from_millis(300));
     let r = go(&plan);
-    assert!(r.errors.connect_other > 0, "{:?}", r.errors);
+    // Whether the close is seen before the request is written (a failed connection) or after
+    // (a closed one) is a race with the server thread; either is counted, nothing answered.
+    let e = &r.errors;
+    assert!(e.connect_other + e.closed + e.reset > 0, "{e:?}");
+    assert_eq!(r.responses, 0);
     // Back-off from 5 ms doubling: a handful of attempts per connection, not a busy loop.
     assert!(accepted.load(SeqCst) < 30, "{}", accepted.load(SeqCst));
 

@@ -980,10 +980,17 @@ fn explain_by_contents(
             entry.1 += last.self_size(v);
             stack.extend_from_slice(tree.children(v));
         }
+        // A masked path can stand for several collections (one per pooled thread, say); the
+        // largest was walked, the others hold alike: scale by their retained bytes.
+        let scale = if totals_here.largest_retained > 0 {
+            (totals_here.retained_size as f64 / totals_here.largest_retained as f64).max(1.0)
+        } else {
+            1.0
+        };
         for (&class, &(count, _)) in &held {
             *explained
                 .entry(last.class_name(class).to_string())
-                .or_insert(0) += count;
+                .or_insert(0) += (count as f64 * scale).round() as u64;
         }
         let mut classes: Vec<(String, u64, u64)> = held
             .into_iter()

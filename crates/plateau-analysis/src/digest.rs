@@ -47,7 +47,7 @@ pub struct PathTotals {
     pub retained_size: u64,
     /// The id of the collection on this path that retains the most.
     pub largest_object_id: u64,
-    largest_retained: u64,
+    pub(crate) largest_retained: u64,
 }
 
 /// Collections this small are left out of path matching.

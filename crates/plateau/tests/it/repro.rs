@@ -571,3 +571,36 @@ fn a_running_node_service_is_attached_to_by_pid_and_left_running() {
     assert!(stderr(&wrong).contains("with --pid"), "{}", stderr(&wrong));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A real ThreadLocal leak on pooled threads: one suspect, named as such, held under the
+/// threads' `threadLocals` (the growing byte[] class is folded into it).
+#[test]
+fn a_java_threadlocal_leak_is_named_as_one() {
+    let dir = temp_dir("threadlocal");
+    let (code, doc, err) = repro(
+        &dir,
+        &[
+            "--url",
+            "http://127.0.0.1:{port}/audit",
+            "--warmup",
+            "300",
+            "--rounds",
+            "3",
+            "--requests",
+            "1500",
+        ],
+        &["java", &fixture("services/java/ThreadLocalLeak.java")],
+    );
+    assert_eq!(code, 1, "{err}\n{doc:#}");
+    let suspects = doc["suspects"].as_array().unwrap();
+    assert_eq!(suspects.len(), 1, "{doc:#}");
+    assert_eq!(suspects[0]["pattern"], "threadlocal-leak");
+    assert!(
+        suspects[0]["path"]
+            .as_str()
+            .unwrap()
+            .contains("> threadLocals (java.lang.ThreadLocal$ThreadLocalMap)"),
+        "{doc:#}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

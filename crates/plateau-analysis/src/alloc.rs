@@ -244,8 +244,16 @@ pub fn compare_sites(
 ) -> Vec<SiteDiff> {
     let old_group = group(old, measure.0, grouping, cumulative);
     let new_group = group(new, measure.1, grouping, cumulative);
+    compare_groups(&old_group, &new_group)
+}
+
+/// Every site of either grouping, compared, in `compare_to` order.
+fn compare_groups(
+    old_group: &HashMap<SiteKey, (i64, i64)>,
+    new_group: &HashMap<SiteKey, (i64, i64)>,
+) -> Vec<SiteDiff> {
     let mut diffs: Vec<SiteDiff> = Vec::with_capacity(new_group.len());
-    for (key, &(size, count)) in &new_group {
+    for (key, &(size, count)) in new_group {
         let (old_size, old_count) = old_group.get(key).copied().unwrap_or((0, 0));
         diffs.push(SiteDiff {
             key: key.clone(),
@@ -255,7 +263,7 @@ pub fn compare_sites(
             count_diff: count - old_count,
         });
     }
-    for (key, &(size, count)) in &old_group {
+    for (key, &(size, count)) in old_group {
         if !new_group.contains_key(key) {
             diffs.push(SiteDiff {
                 key: key.clone(),
@@ -412,13 +420,7 @@ pub fn diff_profiles(
         .map(|(p, &m)| group(p, m, options.grouping, options.cumulative))
         .collect();
     let last = profiles.len() - 1;
-    let sites = compare_sites(
-        first,
-        profiles[last],
-        (measures[0], measures[last]),
-        options.grouping,
-        options.cumulative,
-    );
+    let sites = compare_groups(&groups[0], &groups[last]);
     let last_total = profiles[last].total(measures[last].bytes);
     let floor = (options.min_growth_bytes as i64)
         .max((options.min_growth_fraction * last_total.max(0) as f64) as i64);

@@ -6,6 +6,9 @@
 //! can be cut or corrupted, and a stable-toolchain stand-in for the fuzz target. One file,
 //! organised in modules as `tests/hprof.rs` is.
 
+#[path = "support/mutate.rs"]
+mod mutate;
+
 mod common {
     use std::collections::HashMap;
     use std::path::PathBuf;
@@ -1787,27 +1790,11 @@ mod errors {
 }
 
 mod fuzz_smoke {
+    use crate::mutate::{mutate, Rng};
     use plateau_formats::pprof::{read, PprofOptions};
 
     use crate::common::plain_fixture;
     use crate::pb;
-
-    /// SplitMix64: small, deterministic, good enough to pick mutations.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-    }
 
     /// Bytes that mean something in profile.proto: tags of every Profile field, long and
     /// never-ending varints, large lengths.
@@ -1827,40 +1814,6 @@ mod fuzz_smoke {
         &[0xff, 0xff, 0xff, 0x0f],
         &[0x01],
     ];
-
-    fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
-        let mut data = input.to_vec();
-        for _ in 0..1 + rng.below(4) {
-            let at = rng.below(data.len() + 1);
-            match rng.below(6) {
-                0 if !data.is_empty() => {
-                    let i = at.min(data.len() - 1);
-                    data[i] ^= 1 << rng.below(8);
-                }
-                1 => data.truncate(at),
-                2 => {
-                    let token = TOKENS[rng.below(TOKENS.len())];
-                    data.splice(at..at, token.iter().copied());
-                }
-                3 if at < data.len() => {
-                    let end = (at + 1 + rng.below(16)).min(data.len());
-                    data.drain(at..end);
-                }
-                4 if !data.is_empty() => {
-                    let from = rng.below(data.len());
-                    let len = rng.below(32).min(data.len() - from);
-                    let piece: Vec<u8> = data[from..from + len].to_vec();
-                    data.splice(at..at, piece);
-                }
-                _ => {
-                    if at < data.len() {
-                        data[at] = rng.next() as u8;
-                    }
-                }
-            }
-        }
-        data
-    }
 
     /// What the fuzz target does with one input: read it (the first byte picks the buffer
     /// size and a small stack limit) and, when it reads, use every sample.
@@ -1905,7 +1858,7 @@ mod fuzz_smoke {
             .unwrap_or(6000);
         let mut ok = 0;
         for i in 0..runs {
-            let data = mutate(&mut rng, &seeds[i % seeds.len()]);
+            let data = mutate(&mut rng, &seeds[i % seeds.len()], TOKENS, &[]);
             match std::panic::catch_unwind(|| fuzz_one(&data)) {
                 Ok(true) => ok += 1,
                 Ok(false) => {}

@@ -4,6 +4,9 @@
 //! malformed, and a stable-toolchain stand-in for the fuzz target. One file, organised in
 //! modules as `tests/hprof.rs` is.
 
+#[path = "support/mutate.rs"]
+mod mutate;
+
 mod common {
     use std::path::PathBuf;
 
@@ -1137,22 +1140,7 @@ mod errors {
 /// A stable-toolchain stand-in for `fuzz/fuzz_targets/tracemalloc_reader.rs`.
 mod fuzz_smoke {
     use crate::common::*;
-
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-    }
+    use crate::mutate::{mutate, Rng};
 
     const TOKENS: &[&[u8]] = &[
         b"(",
@@ -1193,33 +1181,6 @@ mod fuzz_smoke {
         b"\xed\xa0\x80",
     ];
 
-    fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
-        let mut data = input.to_vec();
-        for _ in 0..1 + rng.below(4) {
-            let at = rng.below(data.len() + 1);
-            match rng.below(6) {
-                0 if at < data.len() => data[at] ^= 1 << rng.below(8),
-                1 if at < data.len() => data[at] = rng.next() as u8,
-                2 => {
-                    let t = TOKENS[rng.below(TOKENS.len())];
-                    data.splice(at..at, t.iter().copied());
-                }
-                3 if at < data.len() => {
-                    let end = (at + 1 + rng.below(16)).min(data.len());
-                    data.drain(at..end);
-                }
-                4 if at < data.len() => {
-                    let end = (at + 1 + rng.below(64)).min(data.len());
-                    let slice = data[at..end].to_vec();
-                    let to = rng.below(data.len() + 1);
-                    data.splice(to..to, slice);
-                }
-                _ => data.truncate(at),
-            }
-        }
-        data
-    }
-
     #[test]
     fn mutations_of_real_and_synthetic_dumps_never_panic() {
         let seeds = [
@@ -1233,7 +1194,7 @@ mod fuzz_smoke {
         let (mut ok, mut failed) = (0, 0);
         for i in 0..4000 {
             let seed = &seeds[i % seeds.len()];
-            let data = mutate(&mut rng, seed);
+            let data = mutate(&mut rng, seed, TOKENS, &[]);
             let result = if i % 2 == 0 {
                 parse(&data)
             } else {

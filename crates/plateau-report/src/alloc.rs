@@ -9,7 +9,10 @@ use plateau_analysis::alloc::{
 use plateau_profile::Frame;
 use serde::Serialize;
 
-use crate::diff::{suspect_json, write_suspects, SuspectJson};
+use crate::diff::{
+    signed_bytes, suspect_json, write_fingerprints_and_warnings, write_known, write_suspects,
+    SuspectJson,
+};
 use crate::format::printable;
 use crate::{format_bytes, format_count, SCHEMA_VERSION};
 
@@ -207,17 +210,9 @@ fn share(part: i64, total: i64) -> String {
     }
 }
 
-fn signed(b: i64) -> String {
-    if b < 0 {
-        format!("-{}", format_bytes(b.unsigned_abs()))
-    } else {
-        format!("+{}", format_bytes(b as u64))
-    }
-}
-
 fn bytes(b: i64) -> String {
     if b < 0 {
-        signed(b)
+        signed_bytes(b)
     } else {
         format_bytes(b as u64)
     }
@@ -451,7 +446,7 @@ pub fn alloc_diff_text(report: &AllocDiffReport, top: usize) -> String {
             "  {}: size={} ({}), count={} ({:+})",
             printable(&site),
             bytes(d.size),
-            signed(d.size_diff),
+            signed_bytes(d.size_diff),
             format_count(d.count.max(0) as u64),
             d.count_diff
         );
@@ -482,33 +477,8 @@ pub fn alloc_diff_text(report: &AllocDiffReport, top: usize) -> String {
             );
         }
     }
-    if !report.known.is_empty() {
-        let _ = writeln!(out, "\nknown (in the baseline file, not counted)");
-        for s in &report.known {
-            let _ = writeln!(
-                out,
-                "    {}  {}/round  [{}]",
-                printable(&s.class),
-                signed(s.growth_per_round_bytes),
-                s.fingerprint
-            );
-        }
-    }
-    if !report.suspects.is_empty() {
-        let prints = report
-            .suspects
-            .iter()
-            .map(|s| format!("{} (#{})", s.fingerprint, s.rank))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let _ = writeln!(
-            out,
-            "\nfingerprints: {prints}   save this --json output and pass it as --baseline to accept them"
-        );
-    }
-    for w in &report.warnings {
-        let _ = writeln!(out, "warning: {w}");
-    }
+    write_known(&mut out, &report.known);
+    write_fingerprints_and_warnings(&mut out, &report.suspects, &report.warnings);
     out
 }
 

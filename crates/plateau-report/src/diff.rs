@@ -221,7 +221,7 @@ fn series(values: &[Option<u64>], fmt: impl Fn(u64) -> String) -> String {
         .join(" -> ")
 }
 
-fn signed_bytes(b: i64) -> String {
+pub(crate) fn signed_bytes(b: i64) -> String {
     if b < 0 {
         format!("-{}", format_bytes(b.unsigned_abs()))
     } else {
@@ -345,19 +345,7 @@ pub fn diff_text(report: &DiffReport) -> String {
         );
     }
     write_suspects(&mut out, &report.suspects);
-    if !report.known.is_empty() {
-        let _ = writeln!(out, "\nknown (in the baseline file, not counted)");
-        for s in &report.known {
-            let _ = writeln!(
-                out,
-                "    {} {}  {}/round  [{}]",
-                s.pattern.title(),
-                printable(&s.class),
-                signed_bytes(s.growth_per_round_bytes),
-                s.fingerprint
-            );
-        }
-    }
+    write_known(&mut out, &report.known);
     if !report.stable.is_empty() {
         let _ = writeln!(out, "\nstable (checked, not growing)");
         for c in &report.stable {
@@ -395,9 +383,36 @@ pub fn diff_text(report: &DiffReport) -> String {
             );
         }
     }
-    if !report.suspects.is_empty() {
-        let prints = report
-            .suspects
+    write_fingerprints_and_warnings(&mut out, &report.suspects, &report.warnings);
+    out
+}
+
+/// Suspects accepted by `--baseline`: listed, not counted.
+pub(crate) fn write_known(out: &mut String, known: &[Suspect]) {
+    if known.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nknown (in the baseline file, not counted)");
+    for s in known {
+        let _ = writeln!(
+            out,
+            "    {} {}  {}/round  [{}]",
+            s.pattern.title(),
+            printable(&s.class),
+            signed_bytes(s.growth_per_round_bytes),
+            s.fingerprint
+        );
+    }
+}
+
+/// The suspects' fingerprints (to accept them with `--baseline`), then the warnings.
+pub(crate) fn write_fingerprints_and_warnings(
+    out: &mut String,
+    suspects: &[Suspect],
+    warnings: &[String],
+) {
+    if !suspects.is_empty() {
+        let prints = suspects
             .iter()
             .map(|s| format!("{} (#{})", s.fingerprint, s.rank))
             .collect::<Vec<_>>()
@@ -407,8 +422,7 @@ pub fn diff_text(report: &DiffReport) -> String {
             "\nfingerprints: {prints}   save this --json output and pass it as --baseline to accept them"
         );
     }
-    for w in &report.warnings {
+    for w in warnings {
         let _ = writeln!(out, "warning: {w}");
     }
-    out
 }

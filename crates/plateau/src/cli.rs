@@ -71,6 +71,18 @@ pub struct SiteArgs {
     pub sample_index: Option<String>,
 }
 
+impl SiteArgs {
+    /// Heap snapshots have objects, not allocation sites: an option for sites is a mistake.
+    pub fn refuse_for_heaps(&self) -> anyhow::Result<()> {
+        if self.by.is_some() || self.sample_index.is_some() {
+            anyhow::bail!(
+                "--by and --sample-index apply to allocation profiles (tracemalloc, pprof), not heap snapshots"
+            );
+        }
+        Ok(())
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct AnalyzeArgs {
     /// A V8 `.heapsnapshot` (Node.js, Chrome), a Java `.hprof`, a Python tracemalloc dump or a

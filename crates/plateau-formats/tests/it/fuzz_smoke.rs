@@ -6,23 +6,7 @@ use plateau_formats::v8::{read, ReadOptions};
 use plateau_graph::{class_histogram, Dominators};
 
 use crate::common::*;
-
-/// SplitMix64: small, deterministic, good enough to pick mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use crate::mutate::{mutate, Rng};
 
 const TOKENS: &[&[u8]] = &[
     b"{",
@@ -100,42 +84,6 @@ fn seed() -> String {
     )
 }
 
-fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
-    let mut data = input.to_vec();
-    for _ in 0..1 + rng.below(4) {
-        let at = rng.below(data.len() + 1);
-        match rng.below(6) {
-            0 if !data.is_empty() => {
-                let i = at.min(data.len() - 1);
-                data[i] ^= 1 << rng.below(8);
-            }
-            1 => data.truncate(at),
-            2 => {
-                let token = TOKENS[rng.below(TOKENS.len())];
-                data.splice(at..at, token.iter().copied());
-            }
-            3 if at < data.len() => {
-                let end = (at + 1 + rng.below(16)).min(data.len());
-                data.drain(at..end);
-            }
-            4 if !data.is_empty() => {
-                // Duplicate a slice somewhere else.
-                let from = rng.below(data.len());
-                let len = rng.below(32).min(data.len() - from);
-                let piece: Vec<u8> = data[from..from + len].to_vec();
-                data.splice(at..at, piece);
-            }
-            _ => {
-                if let Some(i) = data.get(at).map(|_| at) {
-                    const BYTES: &[u8] = b"0123456789,[]{}\"\\ ";
-                    data[i] = BYTES[rng.below(BYTES.len())];
-                }
-            }
-        }
-    }
-    data
-}
-
 /// What the fuzz target does with one input: read it (the first byte picks the buffer
 /// size) and, when it reads, run the graph engine over it.
 fn fuzz_one(data: &[u8]) -> bool {
@@ -184,7 +132,12 @@ fn mutated_snapshots_never_panic() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(4000);
     for i in 0..runs {
-        let data = mutate(&mut rng, &seeds[i % seeds.len()]);
+        let data = mutate(
+            &mut rng,
+            &seeds[i % seeds.len()],
+            TOKENS,
+            b"0123456789,[]{}\"\\ ",
+        );
         match std::panic::catch_unwind(|| fuzz_one(&data)) {
             Ok(true) => ok += 1,
             Ok(false) => {}

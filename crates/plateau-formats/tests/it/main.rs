@@ -6,6 +6,8 @@ mod common;
 mod errors;
 mod fuzz_smoke;
 mod layouts;
+#[path = "../support/mutate.rs"]
+mod mutate;
 mod parity;
 mod semantics;
 mod sniff;

@@ -31,6 +31,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Outcome> {
             return super::profile::analyze(args, p);
         }
     }
+    args.sites.refuse_for_heaps()?;
     let (heap, summary) = analyze_file(&args.file, &options, !args.no_progress)?;
     let file = args.file.display().to_string();
     let report = AnalyzeReport {

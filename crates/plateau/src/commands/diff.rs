@@ -33,6 +33,10 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     if is_profile(&files[0])? {
         return super::profile::diff(args, &files, known);
     }
+    args.sites.refuse_for_heaps()?;
+    if args.cumulative || args.flamegraph.is_some() {
+        bail!("--cumulative and --flamegraph apply to allocation profiles (tracemalloc, pprof), not heap snapshots");
+    }
 
     let options = DiffOptions {
         min_growth_bytes: args.min_growth,

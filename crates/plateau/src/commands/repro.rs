@@ -356,6 +356,10 @@ pub fn execute(config: &ReproConfig, stop: &AtomicBool) -> anyhow::Result<Value>
         }
         Some(pid) => attached(config, pid)?,
     };
+    // A bad URL, a remote address or a broken requests file is refused before anything starts.
+    if config.load_cmd.is_none() {
+        plan_for(config, port, 1, None)?.validate()?;
+    }
     let runtime = config.runtime.unwrap_or(if config.pprof_url.is_some() {
         Runtime::Pprof
     } else {

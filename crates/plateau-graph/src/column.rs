@@ -185,6 +185,109 @@ impl IdColumn {
     }
 }
 
+/// Small integers (edge names: string ids and element indices) in one byte each: a
+/// dictionary of the 255 commonest values, sampled, and the rare others kept beside by
+/// position. A Java heap has a few hundred field names and mostly short arrays, so a 2 GB
+/// dump's 67 M edge names shrink from 268 MB to about 90 MB; where the dictionary covers
+/// too little (V8's many property names) the values stay 4 bytes each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum CodedColumn {
+    Plain(Vec<u32>),
+    Coded {
+        /// A dictionary index, or [`ESCAPE`] for a value kept in `escapes`.
+        codes: Vec<u8>,
+        dictionary: Vec<u32>,
+        /// `(position, value)` of every escaped value, by position.
+        escapes: Vec<(u32, u32)>,
+    },
+}
+
+const ESCAPE: u8 = u8::MAX;
+/// Values sampled to choose the dictionary.
+const SAMPLE: usize = 1 << 20;
+/// Values below this are coded through a table, the others through a binary search.
+const DIRECT: usize = 1 << 12;
+
+impl CodedColumn {
+    /// Codes `values` when at most one in eight falls outside the dictionary.
+    pub(crate) fn pack(values: Vec<u32>) -> CodedColumn {
+        let step = values.len().div_ceil(SAMPLE).max(1);
+        let mut sample: Vec<u32> = values.iter().step_by(step).copied().collect();
+        sample.sort_unstable();
+        let mut runs: Vec<(usize, u32)> = Vec::new();
+        for group in sample.chunk_by(|a, b| a == b) {
+            runs.push((group.len(), group[0]));
+        }
+        // Commonest first; ties by value, so the coding is deterministic.
+        runs.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        runs.truncate(ESCAPE as usize);
+        let mut dictionary: Vec<u32> = runs.into_iter().map(|(_, v)| v).collect();
+        dictionary.sort_unstable();
+        let mut direct = vec![ESCAPE; DIRECT];
+        for (code, &v) in dictionary.iter().enumerate() {
+            if (v as usize) < DIRECT {
+                direct[v as usize] = code as u8;
+            }
+        }
+        let most_escapes = values.len() / 8;
+        let mut codes = Vec::with_capacity(values.len());
+        let mut escapes = Vec::new();
+        for (i, &v) in values.iter().enumerate() {
+            let code = if (v as usize) < DIRECT {
+                direct[v as usize]
+            } else {
+                dictionary
+                    .binary_search(&v)
+                    .map_or(ESCAPE, |code| code as u8)
+            };
+            if code == ESCAPE {
+                if escapes.len() == most_escapes {
+                    return CodedColumn::Plain(values);
+                }
+                escapes.push((i as u32, v));
+            }
+            codes.push(code);
+        }
+        escapes.shrink_to_fit();
+        CodedColumn::Coded {
+            codes,
+            dictionary,
+            escapes,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> u32 {
+        match self {
+            CodedColumn::Plain(values) => values[index],
+            CodedColumn::Coded {
+                codes,
+                dictionary,
+                escapes,
+            } => match codes[index] {
+                ESCAPE => {
+                    let at = escapes
+                        .binary_search_by_key(&(index as u32), |e| e.0)
+                        .expect("every escaped position is listed");
+                    escapes[at].1
+                }
+                code => dictionary[code as usize],
+            },
+        }
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match self {
+            CodedColumn::Plain(values) => values.capacity() * 4,
+            CodedColumn::Coded {
+                codes,
+                dictionary,
+                escapes,
+            } => codes.capacity() + dictionary.capacity() * 4 + escapes.capacity() * 8,
+        }
+    }
+}
+
 impl From<Vec<u64>> for U64Column {
     fn from(values: Vec<u64>) -> Self {
         let mut column = U64Column::with_capacity(values.len());
@@ -207,7 +310,7 @@ impl FromIterator<u64> for U64Column {
 
 #[cfg(test)]
 mod tests {
-    use super::{IdColumn, U64Column};
+    use super::{CodedColumn, IdColumn, U64Column};
 
     #[test]
     fn wide_ids_pack_as_offsets_and_read_back() {
@@ -253,5 +356,27 @@ mod tests {
         d.set(0, 1 << 33);
         assert_eq!(d.get(0), 1 << 33);
         assert_eq!(d.get(1), 6);
+    }
+
+    #[test]
+    fn coded_columns_read_back_every_value() {
+        // Commonest values coded, rare ones (and big ones) escaped.
+        let mut values: Vec<u32> = (0..100_000u32).map(|i| i % 260).collect();
+        values.extend([70_000, 5_000_000, u32::MAX, 3]);
+        let coded = CodedColumn::pack(values.clone());
+        let CodedColumn::Coded { escapes, .. } = &coded else {
+            panic!("260 distinct values are mostly coded: {:?}", coded.heap_bytes());
+        };
+        assert!(!escapes.is_empty() && escapes.len() < values.len() / 8);
+        for (i, &v) in values.iter().enumerate() {
+            assert_eq!(coded.get(i), v, "position {i}");
+        }
+        assert!(coded.heap_bytes() < values.len() * 2);
+        // Mostly distinct values stay plain.
+        let distinct: Vec<u32> = (0..10_000u32).map(|i| i * 7).collect();
+        let plain = CodedColumn::pack(distinct.clone());
+        assert!(matches!(plain, CodedColumn::Plain(_)));
+        assert_eq!(plain.get(9_999), distinct[9_999]);
+        assert!(matches!(CodedColumn::pack(Vec::new()), CodedColumn::Coded { .. }));
     }
 }

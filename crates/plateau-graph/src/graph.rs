@@ -1,6 +1,6 @@
 use std::fmt;
 
-use crate::column::IdColumn;
+use crate::column::{CodedColumn, IdColumn};
 use crate::{BitSet, StringTable, U64Column};
 
 /// A node (object) of a heap graph: its position in the graph's arrays.
@@ -285,7 +285,7 @@ pub struct HeapGraph {
     node_classes: Vec<ClassId>,
     classes: Vec<ClassInfo>,
     first_edge: Vec<u32>,
-    edge_names: Vec<u32>,
+    edge_names: CodedColumn,
     /// Target node in the low [`TARGET_BITS`] bits, [`EdgeKind`] above: one byte a reference
     /// less, which is 42 MB on a 1 GB snapshot.
     edge_targets_and_kinds: Vec<u32>,
@@ -454,7 +454,7 @@ impl HeapGraph {
             node_classes: parts.node_classes,
             classes: parts.classes,
             first_edge: parts.first_edge,
-            edge_names: parts.edge_names,
+            edge_names: CodedColumn::pack(parts.edge_names),
             edge_targets_and_kinds: packed,
             retaining,
             root: parts.root,
@@ -594,20 +594,20 @@ impl HeapGraph {
     /// The raw name field: a string id or, for element and hidden edges, an index.
     #[inline]
     pub fn edge_name_raw(&self, e: EdgeId) -> u32 {
-        self.edge_names[e.index()]
+        self.edge_names.get(e.index())
     }
 
     /// The edge's name as a string, `None` for index-named edges.
     #[inline]
     pub fn edge_name(&self, e: EdgeId) -> Option<&str> {
         let kind = self.edge_kind(e);
-        (!kind.name_is_index()).then(|| self.strings.get(StrId(self.edge_names[e.index()])))
+        (!kind.name_is_index()).then(|| self.strings.get(StrId(self.edge_names.get(e.index()))))
     }
 
     /// The edge as a user reads it: `cache`, `[12]`, `<symbol kHandle>`.
     pub fn edge_label(&self, e: EdgeId) -> String {
         match self.edge_name(e) {
-            None => format!("[{}]", self.edge_names[e.index()]),
+            None => format!("[{}]", self.edge_names.get(e.index())),
             Some(name) => name.to_string(),
         }
     }
@@ -631,7 +631,7 @@ impl HeapGraph {
             + self.self_sizes.heap_bytes()
             + self.node_classes.capacity() * 4
             + self.first_edge.capacity() * 4
-            + self.edge_names.capacity() * 4
+            + self.edge_names.heap_bytes()
             + self.edge_targets_and_kinds.capacity() * 4
             + self.retaining.heap_bytes()
             + self.locations.capacity() * 16

@@ -105,6 +105,7 @@ pub(crate) fn build(
     };
     let header = pointer + refsize;
 
+    c.short.seal();
     let (index, duplicate_ids) = IdIndex::build(&c.nodes.ids);
     if duplicate_ids > 0 {
         warnings.push(format!(
@@ -710,16 +711,38 @@ fn merge_late(first_edge: &mut [u32], edges: &mut EdgeColumns, mut late: Vec<Lat
 }
 
 /// Turns raw target ids into nodes, in place, dropping references to ids no object has.
+/// The lookups (a third of the build) run on two threads; the compaction after them is one
+/// sequential pass.
 fn resolve(c: &mut Collected, index: &IdIndex, n: usize) -> (Vec<NodeId>, u64) {
+    const MISSING: u32 = u32::MAX;
     let id = c.id_size;
     let ids = &c.nodes.ids;
+    let lookup = |raw: u64| index.get(ids, decode_id(raw, id)).unwrap_or(MISSING);
+    let mut out: Vec<u32> = match std::mem::take(&mut c.edges.targets) {
+        U64Column::Narrow(mut v) => {
+            let half = v.len() / 2;
+            let (a, b) = v.split_at_mut(half);
+            std::thread::scope(|scope| {
+                scope.spawn(|| a.iter_mut().for_each(|t| *t = lookup(*t as u64)));
+                b.iter_mut().for_each(|t| *t = lookup(*t as u64));
+            });
+            v
+        }
+        U64Column::Wide(v) => {
+            let mut out = vec![0u32; v.len()];
+            let half = v.len() / 2;
+            let (a, b) = out.split_at_mut(half);
+            std::thread::scope(|scope| {
+                scope.spawn(|| a.iter_mut().zip(&v).for_each(|(t, &raw)| *t = lookup(raw)));
+                b.iter_mut()
+                    .zip(&v[half..])
+                    .for_each(|(t, &raw)| *t = lookup(raw));
+            });
+            out
+        }
+    };
     let first_edge = &mut c.nodes.first_edge;
     let edges = &mut c.edges;
-    let targets = std::mem::take(&mut edges.targets);
-    let (mut out, wide) = match targets {
-        U64Column::Narrow(v) => (v, None),
-        U64Column::Wide(v) => (Vec::with_capacity(v.len()), Some(v)),
-    };
     let mut dangling = 0u64;
     let mut w = 0usize;
     let mut old_start = first_edge[0] as usize;
@@ -727,24 +750,17 @@ fn resolve(c: &mut Collected, index: &IdIndex, n: usize) -> (Vec<NodeId>, u64) {
         let old_end = first_edge[node + 1] as usize;
         first_edge[node] = w as u32;
         for e in old_start..old_end {
-            let raw = match &wide {
-                Some(v) => v[e],
-                None => out[e] as u64,
-            };
-            match index.get(ids, decode_id(raw, id)) {
-                Some(t) => {
-                    match &wide {
-                        Some(_) => out.push(t),
-                        None => out[w] = t,
-                    }
+            match out[e] {
+                // A `<class>` edge to a class never dumped is reported with the
+                // undefined classes.
+                MISSING if edges.kinds[e] == EdgeKind::Internal && edges.names[e] == KEY_CLASS => {}
+                MISSING => dangling += 1,
+                t => {
+                    out[w] = t;
                     edges.kinds[w] = edges.kinds[e];
                     edges.names[w] = edges.names[e];
                     w += 1;
                 }
-                // A `<class>` edge to a class never dumped is reported with the
-                // undefined classes.
-                None if edges.kinds[e] == EdgeKind::Internal && edges.names[e] == KEY_CLASS => {}
-                None => dangling += 1,
             }
         }
         old_start = old_end;
@@ -753,7 +769,6 @@ fn resolve(c: &mut Collected, index: &IdIndex, n: usize) -> (Vec<NodeId>, u64) {
     out.truncate(w);
     edges.kinds.truncate(w);
     edges.names.truncate(w);
-    drop(wide);
     // Same size and alignment: collected in place.
     let targets: Vec<NodeId> = out.into_iter().map(NodeId).collect();
     (targets, dangling)

@@ -121,6 +121,7 @@ impl GraphBuilder {
             node_kinds: self.kinds,
             node_names: self.names,
             node_ids: self.ids.into(),
+            node_id_shift: 0,
             self_sizes: self.sizes.into(),
             node_classes,
             classes,

@@ -127,8 +127,28 @@ pub(crate) enum IdColumn {
 }
 
 impl IdColumn {
-    /// Packs wide ids as offsets when they all fit; narrow columns stay as they are.
-    pub(crate) fn pack(ids: U64Column) -> IdColumn {
+    /// Packs wide ids as offsets when they all fit; narrow columns stay as they are, unless
+    /// they hold ids shifted right by `shift` bits, which become offsets in place.
+    pub(crate) fn pack(ids: U64Column, shift: u32) -> IdColumn {
+        let ids = match ids {
+            U64Column::Narrow(mut values) if shift > 0 => {
+                let Some(base) = values.iter().copied().filter(|&v| v != 0).min() else {
+                    return IdColumn::Plain(U64Column::Narrow(values));
+                };
+                for v in values.iter_mut().filter(|v| **v != 0) {
+                    *v = *v - base + 1;
+                }
+                return IdColumn::Offset {
+                    base: (base as u64) << shift,
+                    shift,
+                    values,
+                };
+            }
+            U64Column::Wide(values) if shift > 0 => {
+                U64Column::Wide(values.into_iter().map(|v| v << shift).collect())
+            }
+            ids => ids,
+        };
         let U64Column::Wide(wide) = &ids else {
             return IdColumn::Plain(ids);
         };
@@ -185,11 +205,13 @@ impl IdColumn {
     }
 }
 
-/// Small integers (edge names: string ids and element indices) in one byte each: a
-/// dictionary of the 255 commonest values, sampled, and the rare others kept beside by
-/// position. A Java heap has a few hundred field names and mostly short arrays, so a 2 GB
-/// dump's 67 M edge names shrink from 268 MB to about 90 MB; where the dictionary covers
-/// too little (V8's many property names) the values stay 4 bytes each.
+/// Small integers (edge names: string ids and element indices; node names) in one byte
+/// each: a dictionary of the 255 commonest values, sampled, and the others kept beside by
+/// position. A Java heap has a few hundred field and class names and mostly short arrays,
+/// so a 2 GB dump's 67 M edge names shrink from 268 MB to about 90 MB and its 32 M node
+/// names (class names, and the text of 5.6 M Strings) from 127 MB to about 80 MB, node classes
+/// to 32 MB. Where the
+/// dictionary covers too little (V8's many property names) the values stay 4 bytes each.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum CodedColumn {
     Plain(Vec<u32>),
@@ -199,8 +221,13 @@ pub(crate) enum CodedColumn {
         dictionary: Vec<u32>,
         /// `(position, value)` of every escaped value, by position.
         escapes: Vec<(u32, u32)>,
+        /// `buckets[b]`: the first escape at position `b << BUCKET_BITS` or beyond, so a
+        /// lookup searches a few escapes, not millions.
+        buckets: Vec<u32>,
     },
 }
+
+const BUCKET_BITS: u32 = 8;
 
 const ESCAPE: u8 = u8::MAX;
 /// Values sampled to choose the dictionary.
@@ -209,7 +236,8 @@ const SAMPLE: usize = 1 << 20;
 const DIRECT: usize = 1 << 12;
 
 impl CodedColumn {
-    /// Codes `values` when at most one in eight falls outside the dictionary.
+    /// Codes `values` when at most one in four falls outside the dictionary (then at most
+    /// 3 bytes a value).
     pub(crate) fn pack(values: Vec<u32>) -> CodedColumn {
         let step = values.len().div_ceil(SAMPLE).max(1);
         let mut sample: Vec<u32> = values.iter().step_by(step).copied().collect();
@@ -229,7 +257,7 @@ impl CodedColumn {
                 direct[v as usize] = code as u8;
             }
         }
-        let most_escapes = values.len() / 8;
+        let most_escapes = values.len() / 4;
         let mut codes = Vec::with_capacity(values.len());
         let mut escapes = Vec::new();
         for (i, &v) in values.iter().enumerate() {
@@ -249,10 +277,19 @@ impl CodedColumn {
             codes.push(code);
         }
         escapes.shrink_to_fit();
+        let mut buckets = Vec::with_capacity((values.len() >> BUCKET_BITS) + 2);
+        let mut at = 0usize;
+        for b in 0..(values.len() >> BUCKET_BITS) + 2 {
+            while at < escapes.len() && (escapes[at].0 as usize) < b << BUCKET_BITS {
+                at += 1;
+            }
+            buckets.push(at as u32);
+        }
         CodedColumn::Coded {
             codes,
             dictionary,
             escapes,
+            buckets,
         }
     }
 
@@ -264,12 +301,15 @@ impl CodedColumn {
                 codes,
                 dictionary,
                 escapes,
+                buckets,
             } => match codes[index] {
                 ESCAPE => {
-                    let at = escapes
+                    let b = index >> BUCKET_BITS;
+                    let near = &escapes[buckets[b] as usize..buckets[b + 1] as usize];
+                    let at = near
                         .binary_search_by_key(&(index as u32), |e| e.0)
                         .expect("every escaped position is listed");
-                    escapes[at].1
+                    near[at].1
                 }
                 code => dictionary[code as usize],
             },
@@ -283,7 +323,13 @@ impl CodedColumn {
                 codes,
                 dictionary,
                 escapes,
-            } => codes.capacity() + dictionary.capacity() * 4 + escapes.capacity() * 8,
+                buckets,
+            } => {
+                codes.capacity()
+                    + dictionary.capacity() * 4
+                    + escapes.capacity() * 8
+                    + buckets.capacity() * 4
+            }
         }
     }
 }
@@ -322,7 +368,7 @@ mod tests {
             0,
             0x6_8000_0018,
         ];
-        let packed = IdColumn::pack(ids.clone().into());
+        let packed = IdColumn::pack(ids.clone().into(), 0);
         assert!(
             matches!(packed, IdColumn::Offset { shift: 3, .. }),
             "{packed:?}"
@@ -332,14 +378,21 @@ mod tests {
         }
         // Too far apart for 32 bits even at the common alignment: kept as they are.
         let far: Vec<u64> = vec![1 << 40, (1 << 40) + (1u64 << 36) + 8];
-        let kept = IdColumn::pack(far.clone().into());
+        let kept = IdColumn::pack(far.clone().into(), 0);
         assert!(matches!(kept, IdColumn::Plain(_)));
         assert_eq!(kept.get(1), far[1]);
         // Narrow ids stay narrow.
         assert!(matches!(
-            IdColumn::pack(vec![1, 2, 3].into()),
+            IdColumn::pack(vec![1, 2, 3].into(), 0),
             IdColumn::Plain(U64Column::Narrow(_))
         ));
+        // Ids stored shifted (4 bytes each) read back whole.
+        let shifted: Vec<u64> = ids.iter().map(|&id| id >> 3).collect();
+        let unshifted = IdColumn::pack(shifted.into(), 3);
+        assert!(matches!(unshifted, IdColumn::Offset { shift: 3, .. }));
+        for (i, &id) in ids.iter().enumerate() {
+            assert_eq!(unshifted.get(i), id);
+        }
     }
 
     #[test]
@@ -365,18 +418,25 @@ mod tests {
         values.extend([70_000, 5_000_000, u32::MAX, 3]);
         let coded = CodedColumn::pack(values.clone());
         let CodedColumn::Coded { escapes, .. } = &coded else {
-            panic!("260 distinct values are mostly coded: {:?}", coded.heap_bytes());
+            panic!(
+                "260 distinct values are mostly coded: {:?}",
+                coded.heap_bytes()
+            );
         };
-        assert!(!escapes.is_empty() && escapes.len() < values.len() / 8);
+        assert!(!escapes.is_empty() && escapes.len() < values.len() / 4);
         for (i, &v) in values.iter().enumerate() {
             assert_eq!(coded.get(i), v, "position {i}");
         }
         assert!(coded.heap_bytes() < values.len() * 2);
         // Mostly distinct values stay plain.
         let distinct: Vec<u32> = (0..10_000u32).map(|i| i * 7).collect();
+        // (255 values coded out of 10,000.)
         let plain = CodedColumn::pack(distinct.clone());
         assert!(matches!(plain, CodedColumn::Plain(_)));
         assert_eq!(plain.get(9_999), distinct[9_999]);
-        assert!(matches!(CodedColumn::pack(Vec::new()), CodedColumn::Coded { .. }));
+        assert!(matches!(
+            CodedColumn::pack(Vec::new()),
+            CodedColumn::Coded { .. }
+        ));
     }
 }

@@ -236,8 +236,12 @@ pub struct GraphParts {
     pub strings: StringTable,
     pub node_kinds: Vec<NodeKind>,
     pub node_names: Vec<StrId>,
-    /// The runtime's own object id (V8 heap object id, HPROF address).
+    /// The runtime's own object id (V8 heap object id, HPROF address), shifted right by
+    /// `node_id_shift` bits.
     pub node_ids: U64Column,
+    /// Bits the ids were shifted right by to fit 4 bytes (HPROF: 8-aligned addresses, 3);
+    /// 0 for ids stored as they are.
+    pub node_id_shift: u32,
     /// Shallow size in bytes, after any runtime-specific size attribution.
     pub self_sizes: U64Column,
     pub node_classes: Vec<ClassId>,
@@ -279,10 +283,10 @@ impl std::error::Error for GraphError {}
 pub struct HeapGraph {
     strings: StringTable,
     node_kinds: Vec<NodeKind>,
-    node_names: Vec<StrId>,
+    node_names: CodedColumn,
     node_ids: IdColumn,
     self_sizes: U64Column,
-    node_classes: Vec<ClassId>,
+    node_classes: CodedColumn,
     classes: Vec<ClassInfo>,
     first_edge: Vec<u32>,
     edge_names: CodedColumn,
@@ -448,10 +452,10 @@ impl HeapGraph {
         Ok(HeapGraph {
             strings,
             node_kinds: parts.node_kinds,
-            node_names: parts.node_names,
-            node_ids: IdColumn::pack(parts.node_ids),
+            node_names: CodedColumn::pack(parts.node_names.into_iter().map(|s| s.0).collect()),
+            node_ids: IdColumn::pack(parts.node_ids, parts.node_id_shift),
             self_sizes: parts.self_sizes,
-            node_classes: parts.node_classes,
+            node_classes: CodedColumn::pack(parts.node_classes.into_iter().map(|c| c.0).collect()),
             classes: parts.classes,
             first_edge: parts.first_edge,
             edge_names: CodedColumn::pack(parts.edge_names),
@@ -499,12 +503,12 @@ impl HeapGraph {
     /// The node's name: constructor name for objects, contents for strings.
     #[inline]
     pub fn name(&self, n: NodeId) -> &str {
-        self.strings.get(self.node_names[n.index()])
+        self.strings.get(StrId(self.node_names.get(n.index())))
     }
 
     #[inline]
     pub fn name_id(&self, n: NodeId) -> StrId {
-        self.node_names[n.index()]
+        StrId(self.node_names.get(n.index()))
     }
 
     /// The runtime's id of the object.
@@ -528,7 +532,7 @@ impl HeapGraph {
 
     #[inline]
     pub fn class(&self, n: NodeId) -> ClassId {
-        self.node_classes[n.index()]
+        ClassId(self.node_classes.get(n.index()))
     }
 
     pub fn class_count(&self) -> usize {
@@ -626,10 +630,10 @@ impl HeapGraph {
     pub fn heap_bytes(&self) -> usize {
         self.strings.heap_bytes()
             + self.node_kinds.capacity()
-            + self.node_names.capacity() * 4
+            + self.node_names.heap_bytes()
             + self.node_ids.heap_bytes()
             + self.self_sizes.heap_bytes()
-            + self.node_classes.capacity() * 4
+            + self.node_classes.heap_bytes()
             + self.first_edge.capacity() * 4
             + self.edge_names.heap_bytes()
             + self.edge_targets_and_kinds.capacity() * 4

@@ -125,7 +125,7 @@ pub(crate) fn build(
     let root_nodes: Vec<Option<u32>> = c
         .roots
         .iter()
-        .map(|r| index.get(&c.nodes.ids, r.obj))
+        .map(|r| index.get(&c.nodes.ids, encode_id(r.obj, id)))
         .collect();
     drop(index);
     if dangling > 0 {
@@ -309,11 +309,18 @@ pub(crate) fn build(
         ));
     }
 
+    // Ids were kept encoded: 8-aligned addresses shifted, 4 bytes each; others decoded.
+    let (node_ids, node_id_shift) = match std::mem::take(&mut c.nodes.ids) {
+        U64Column::Narrow(v) if id == 8 => (U64Column::Narrow(v), 3),
+        U64Column::Wide(v) => (v.into_iter().map(|x| decode_id(x, id)).collect(), 0),
+        narrow => (narrow, 0),
+    };
     let mut parts = GraphParts {
         strings,
         node_kinds: std::mem::take(&mut c.nodes.kinds),
         node_names,
-        node_ids: std::mem::take(&mut c.nodes.ids),
+        node_ids,
+        node_id_shift,
         self_sizes,
         node_classes,
         classes,
@@ -543,7 +550,7 @@ fn hold_classes(c: &mut Collected, index: &IdIndex, late: &mut Vec<Late>) {
                     extra: NONE,
                 });
             }
-        } else if let Some(loader) = index.get(&c.nodes.ids, def.loader) {
+        } else if let Some(loader) = index.get(&c.nodes.ids, encode_id(def.loader, id)) {
             late.push(Late {
                 src: loader,
                 kind: EdgeKind::Internal,
@@ -575,7 +582,7 @@ fn thread_roots(c: &mut Collected, index: &IdIndex, late: &mut Vec<Late>) -> Vec
         by_serial.insert(r.thread, threads.len());
         threads.push(ThreadRoot {
             serial: r.thread,
-            node: index.get(&c.nodes.ids, r.obj),
+            node: index.get(&c.nodes.ids, encode_id(r.obj, c.id_size)),
             trace: r.extra,
         });
     }
@@ -715,9 +722,9 @@ fn merge_late(first_edge: &mut [u32], edges: &mut EdgeColumns, mut late: Vec<Lat
 /// sequential pass.
 fn resolve(c: &mut Collected, index: &IdIndex, n: usize) -> (Vec<NodeId>, u64) {
     const MISSING: u32 = u32::MAX;
-    let id = c.id_size;
     let ids = &c.nodes.ids;
-    let lookup = |raw: u64| index.get(ids, decode_id(raw, id)).unwrap_or(MISSING);
+    // Targets and the id column are both encoded: compared as they are.
+    let lookup = |raw: u64| index.get(ids, raw).unwrap_or(MISSING);
     let mut out: Vec<u32> = match std::mem::take(&mut c.edges.targets) {
         U64Column::Narrow(mut v) => {
             let half = v.len() / 2;

@@ -330,11 +330,22 @@ pub(crate) fn stored_collections(
             .filter(|c| RULES[c.rule as usize].count == Value)
             .map(|c| c.values[0])
     };
-    // Everything but `Inner` first: sets look their backing collection up.
-    let mut direct: Vec<(u32, u64, Option<u64>)> = Vec::new();
+    // Everything but `Inner` first (those get a placeholder): sets look their backing
+    // collection up. One list, by node, with no copy of it at any time: a 2 GB dump has
+    // 3 M collections.
+    let mut stored: Vec<StoredCollection> = Vec::new();
+    let mut inner = Vec::new();
     for c in counted.iter() {
         let rule = &RULES[c.rule as usize];
-        if rule.shape.is_none() || rule.count == Inner {
+        let Some(shape) = rule.shape else { continue };
+        if rule.count == Inner {
+            inner.push(stored.len());
+            stored.push(StoredCollection {
+                node: NodeId(c.node),
+                shape,
+                length: 0,
+                capacity: None,
+            });
             continue;
         }
         let backing = view.field(c.node, rule.backing);
@@ -379,38 +390,44 @@ pub(crate) fn stored_collections(
             ArrayLength => capacity.unwrap_or(0),
             Inner | Value => continue,
         };
-        direct.push((c.node, length, capacity));
+        stored.push(StoredCollection {
+            node: NodeId(c.node),
+            shape,
+            length,
+            capacity,
+        });
     }
     let length_of = |node: NodeId| -> Option<u64> {
-        direct
-            .binary_search_by_key(&node.0, |d| d.0)
-            .ok()
-            .map(|i| direct[i].1)
+        let i = stored.binary_search_by_key(&node, |s| s.node).ok()?;
+        let s = &stored[i];
+        // A placeholder is no backing collection.
+        inner.binary_search(&i).is_err().then_some(s.length)
     };
-    let mut stored: Vec<StoredCollection> = Vec::with_capacity(direct.len());
-    let mut d = 0;
-    for c in counted.iter() {
-        let rule = &RULES[c.rule as usize];
-        let Some(shape) = rule.shape else { continue };
-        if rule.count == Inner {
-            let Some(length) = view.field(c.node, rule.via).and_then(length_of) else {
-                continue;
-            };
-            stored.push(StoredCollection {
-                node: NodeId(c.node),
-                shape,
-                length,
-                capacity: None,
-            });
-        } else if d < direct.len() && direct[d].0 == c.node {
-            stored.push(StoredCollection {
-                node: NodeId(c.node),
-                shape,
-                length: direct[d].1,
-                capacity: direct[d].2,
-            });
-            d += 1;
+    let lengths: Vec<Option<u64>> = inner
+        .iter()
+        .map(|&i| {
+            let c = stored[i].node;
+            let rule = counted
+                .binary_search_by_key(&c.0, |k| k.node)
+                .map(|k| &RULES[counted[k].rule as usize])
+                .expect("every stored collection was counted");
+            view.field(c.0, rule.via).and_then(length_of)
+        })
+        .collect();
+    let mut drop_at = Vec::new();
+    for (&i, length) in inner.iter().zip(lengths) {
+        match length {
+            Some(length) => stored[i].length = length,
+            // Its backing collection was not found: not listed.
+            None => drop_at.push(i),
         }
+    }
+    if !drop_at.is_empty() {
+        let mut position = 0;
+        stored.retain(|_| {
+            position += 1;
+            drop_at.binary_search(&(position - 1)).is_err()
+        });
     }
     // A node counted twice (a corrupt dump repeating an id) is listed once.
     stored.dedup_by_key(|s| s.node);

@@ -384,6 +384,7 @@ impl ShortArrays {
 #[derive(Default)]
 pub(crate) struct NodeColumns {
     pub(crate) kinds: Vec<NodeKind>,
+    /// Object ids, encoded by [`encode_id`] (4 bytes each below 32 GiB of addresses).
     pub(crate) ids: U64Column,
     /// Index into `Collected::classes`; `NONE` for class objects (set to `java.lang.Class`
     /// later).
@@ -1024,7 +1025,7 @@ impl Reader<'_> {
             ))));
         }
         nodes.kinds.push(kind);
-        nodes.ids.push(id);
+        nodes.ids.push(encode_id(id, self.id));
         nodes.classes.push(class);
         nodes.raw.push(raw);
         nodes.first_edge.push(self.c.edges.kinds.len() as u32);

@@ -743,6 +743,7 @@ fn build(
         node_kinds,
         node_names,
         node_ids,
+        node_id_shift: 0,
         self_sizes,
         node_classes: classes.node_classes,
         classes: classes.classes,

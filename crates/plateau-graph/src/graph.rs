@@ -286,6 +286,8 @@ pub struct HeapGraph {
     node_names: CodedColumn,
     node_ids: IdColumn,
     self_sizes: U64Column,
+    /// Σ self sizes, asked for in loops.
+    total_size: u64,
     node_classes: CodedColumn,
     classes: Vec<ClassInfo>,
     first_edge: Vec<u32>,
@@ -454,6 +456,7 @@ impl HeapGraph {
             node_kinds: parts.node_kinds,
             node_names: CodedColumn::pack(parts.node_names.into_iter().map(|s| s.0).collect()),
             node_ids: IdColumn::pack(parts.node_ids, parts.node_id_shift),
+            total_size: parts.self_sizes.sum(),
             self_sizes: parts.self_sizes,
             node_classes: CodedColumn::pack(parts.node_classes.into_iter().map(|c| c.0).collect()),
             classes: parts.classes,
@@ -527,7 +530,7 @@ impl HeapGraph {
     }
 
     pub fn total_size(&self) -> u64 {
-        self.self_sizes.sum()
+        self.total_size
     }
 
     #[inline]

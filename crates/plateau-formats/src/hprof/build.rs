@@ -208,12 +208,16 @@ pub(crate) fn build(
         location: None,
     });
 
-    // Node classes and names.
-    let node_classes: Vec<ClassId> = c
-        .nodes
-        .classes
-        .iter()
-        .map(|&k| ClassId(if k == NONE { java_lang_class } else { k }))
+    // Node classes (in place: the reader's column becomes the graph's) and names.
+    let mut class_objects = BitSet::new(n);
+    for def in &c.classes {
+        if def.node != NONE {
+            class_objects.insert(def.node as usize);
+        }
+    }
+    let node_classes: Vec<ClassId> = std::mem::take(&mut c.nodes.classes)
+        .into_iter()
+        .map(|k| ClassId(if k == NONE { java_lang_class } else { k }))
         .collect();
     let mut node_names: Vec<StrId> = node_classes
         .iter()
@@ -267,7 +271,7 @@ pub(crate) fn build(
         let raw = c.nodes.raw.get(v);
         let size = match c.nodes.kinds[v] {
             // Class objects: their static fields, below.
-            _ if c.nodes.classes[v] == NONE => 0,
+            _ if class_objects.contains(v) => 0,
             NodeKind::Array => match elem_size.get(k).copied().unwrap_or(0) {
                 0 => align(pointer + refsize + 4 + raw * refsize, alignment),
                 e => align(
@@ -295,7 +299,7 @@ pub(crate) fn build(
         }
     }
     c.nodes.raw = U64Column::new();
-    c.nodes.classes = Vec::new();
+    drop(class_objects);
     if undefined_instances > 0 {
         let classes_without_dump = c
             .classes

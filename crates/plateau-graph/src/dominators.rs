@@ -10,6 +10,9 @@
 //! that (cycles held only by each other). Formally the tree is the dominator tree of the graph
 //! of retaining edges plus a virtual edge root -> v for each such node v.
 
+use std::ops::Range;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
 use crate::{BitSet, EdgeId, HeapGraph, NodeId, U64Column};
 
 const NONE: u32 = u32::MAX;
@@ -35,6 +38,12 @@ pub struct DominatorOptions {
     /// peak) instead of running the DFS a second time: about 15% faster.
     pub keep_numbering: bool,
 }
+
+/// Below this many edges everything runs on one thread: a thread costs more than it saves.
+const PARALLEL_MIN_EDGES: usize = 1 << 20;
+
+/// The edge passes are bound by memory latency; past a few threads they gain nothing.
+const MAX_THREADS: usize = 4;
 
 /// Marks the first predecessor of a vertex's group (DFS numbers stay below 2^31).
 const GROUP_START: u32 = 1 << 31;
@@ -70,32 +79,37 @@ impl Dominators {
     /// [`compute`](Self::compute) with options: subtree counts (the snapshot diff wants
     /// them), and speed over memory.
     pub fn compute_with(graph: &HeapGraph, options: &DominatorOptions) -> Dominators {
+        let threads = if graph.edge_count() < PARALLEL_MIN_EDGES {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+        };
+        Self::compute_on(graph, options, threads)
+    }
+
+    /// [`compute_with`](Self::compute_with) on `threads` threads; the result does not
+    /// depend on how many.
+    fn compute_on(graph: &HeapGraph, options: &DominatorOptions, threads: usize) -> Dominators {
         let n = graph.node_count();
         let root = graph.root();
-        let first_edge = graph.first_edge();
-        let retaining = graph.retaining_edges();
 
-        // Which nodes some retaining edge points to: the others, if unreached, are orphans.
-        let mut has_retainer = BitSet::new(n);
-        for e in 0..graph.edge_count() {
-            if retaining.contains(e) {
-                has_retainer.insert(graph.edge_target(EdgeId(e as u32)).index());
-            }
-        }
-
-        let mut numbering = Numbering::run(graph, &has_retainer);
-        let strongly_reached = numbering.strongly_reached;
+        let mut numbering = Numbering::run(graph);
+        let strongly_reached = numbering.strongly_reached as u32;
+        // By DFS number rather than through `vertex`: a sequential scan instead of scattered
+        // writes.
         let mut strongly_reachable = BitSet::new(n);
-        for &v in &numbering.vertex[..strongly_reached] {
-            strongly_reachable.insert(v as usize);
+        for (v, &d) in numbering.pre.iter().enumerate() {
+            if d < strongly_reached {
+                strongly_reachable.insert(v);
+            }
         }
         // Vertices given a virtual edge from the root, by DFS number.
         let mut from_root = BitSet::new(0);
         if !numbering.from_root.is_empty() {
             from_root = BitSet::new(n);
-            for (d, &v) in numbering.vertex.iter().enumerate() {
-                if numbering.from_root.contains(v as usize) {
-                    from_root.insert(d);
+            for v in (strongly_reached as usize..n).map(|d| numbering.vertex[d] as usize) {
+                if numbering.from_root.contains(v) {
+                    from_root.insert(numbering.pre[v] as usize);
                 }
             }
         }
@@ -106,68 +120,33 @@ impl Dominators {
             Vec::new()
         };
         let Numbering { pre, parent, .. } = numbering;
-        let kept_parent = if options.keep_numbering {
-            parent.clone()
-        } else {
-            Vec::new()
-        };
 
-        // Predecessor lists in DFS-number space, grouped by target in increasing order, the
-        // first of each group marked with GROUP_START. The DFS-tree edge is left out: the parent
-        // is every vertex's first semidominator candidate anyway.
-        let mut count = vec![0u32; n + 1];
-        for (u, &pre_u) in pre.iter().enumerate() {
-            for e in first_edge[u]..first_edge[u + 1] {
-                let t = pre[graph.edge_target(EdgeId(e)).index()] as usize;
-                if retaining.contains(e as usize) && parent[t] != pre_u {
-                    count[t + 1] += 1;
-                }
-            }
-        }
-        let mut has_preds = BitSet::new(n);
-        for d in 0..n {
-            if count[d + 1] > 0 {
-                has_preds.insert(d);
-            }
-            count[d + 1] += count[d];
-        }
-        let mut preds = vec![0u32; count[n] as usize];
-        for (u, &pre_u) in pre.iter().enumerate() {
-            for e in first_edge[u]..first_edge[u + 1] {
-                let t = pre[graph.edge_target(EdgeId(e)).index()] as usize;
-                if retaining.contains(e as usize) && parent[t] != pre_u {
-                    preds[count[t] as usize] = pre_u;
-                    count[t] += 1;
-                }
-            }
-        }
-        // `count[t]` now ends group t; group t starts where group t - 1 ended.
-        for d in 0..n {
-            if has_preds.contains(d) {
-                let start = if d == 0 { 0 } else { count[d - 1] };
-                preds[start as usize] |= GROUP_START;
-            }
-        }
-        drop(count);
+        let Predecessors { preds, has_preds } = Predecessors::build(graph, &pre, &parent, threads);
         drop(pre);
 
-        // Semidominators, in decreasing DFS order. `ancestor` starts as the DFS parent (and
-        // still is for a vertex when its turn comes) and is path-compressed; `label[v]` is the
-        // vertex of least semidominator on the compressed path.
-        let mut ancestor = parent;
-        let mut semi: Vec<u32> = (0..n as u32).collect();
-        let mut label: Vec<u32> = (0..n as u32).collect();
+        // Semidominators, in decreasing DFS order. `link[v]` is `[ancestor, best]`: the
+        // ancestor starts as the DFS parent (and still is for a vertex when its turn comes)
+        // and is path-compressed; `best` is the least semidominator on the compressed path.
+        // Keeping the two side by side, and the semidominator itself rather than the vertex
+        // that has it, makes an evaluation step touch one cache line instead of three.
+        let mut link: Vec<[u32; 2]> = parent.iter().zip(0..).map(|(&p, v)| [p, v]).collect();
+        let kept_parent = if options.keep_numbering {
+            parent
+        } else {
+            drop(parent);
+            Vec::new()
+        };
+        let mut semi = vec![0u32; n];
         let mut path: Vec<u32> = Vec::new();
         let mut end = preds.len();
         for w in (1..n).rev() {
-            let mut s = ancestor[w];
+            let mut s = link[w][0];
             if has_preds.contains(w) {
                 loop {
                     end -= 1;
                     let entry = preds[end];
                     let v = entry & !GROUP_START;
-                    let u = eval(v, w as u32 + 1, &mut ancestor, &mut label, &semi, &mut path);
-                    s = s.min(semi[u as usize]);
+                    s = s.min(eval(v, w as u32 + 1, &mut link, &mut path));
                     if entry & GROUP_START != 0 {
                         break;
                     }
@@ -177,10 +156,10 @@ impl Dominators {
                 s = 0;
             }
             semi[w] = s;
+            link[w][1] = s;
         }
         drop(preds);
-        drop(label);
-        drop(ancestor);
+        drop(link);
         drop(has_preds);
         drop(from_root);
 
@@ -189,10 +168,9 @@ impl Dominators {
         let (vertex, parent) = if options.keep_numbering {
             (kept_vertex, kept_parent)
         } else {
-            let again = Numbering::run(graph, &has_retainer);
+            let again = Numbering::run(graph);
             (again.vertex, again.parent)
         };
-        drop(has_retainer);
         let mut idom = parent;
         for w in 1..n {
             let mut candidate = idom[w];
@@ -202,28 +180,57 @@ impl Dominators {
             idom[w] = candidate;
         }
         drop(semi);
-        let mut idom_node = vec![root; n];
-        for d in 1..n {
-            idom_node[vertex[d] as usize] = NodeId(vertex[idom[d] as usize]);
-        }
-        drop(idom);
 
-        // Retained sizes, children before their dominators (reverse DFS order). Four bytes a
-        // node suffice whenever the whole heap is under 4 GiB.
+        // The node-space dominator array and the retained sizes are independent given the
+        // DFS-space tree, so they are built side by side. Retained sizes go children before
+        // their dominators (reverse DFS order); four bytes a node suffice whenever the whole
+        // heap is under 4 GiB.
         let sizes = graph.self_sizes();
-        let mut retained = U64Column::filled(n, graph.total_size());
-        for (v, size) in sizes.iter().enumerate() {
-            retained.set(v, size);
-        }
-        let mut dominated = options.subtree_counts.then(|| vec![1u32; n]);
-        for d in (1..n).rev() {
-            let v = vertex[d] as usize;
-            let up = idom_node[v].index();
-            retained.set(up, retained.get(up) + retained.get(v));
-            if let Some(counts) = dominated.as_mut() {
+        let node_idoms = || {
+            let mut idom_node = vec![root; n];
+            for d in 1..n {
+                idom_node[vertex[d] as usize] = NodeId(vertex[idom[d] as usize]);
+            }
+            idom_node
+        };
+        let retained_sizes = || {
+            let mut retained = U64Column::filled(n, graph.total_size());
+            match &mut retained {
+                U64Column::Narrow(r) => {
+                    for (slot, size) in r.iter_mut().zip(sizes.iter()) {
+                        // Fits: no size exceeds the total, which fits.
+                        *slot = size as u32;
+                    }
+                    accumulate(r, &vertex, &idom);
+                }
+                U64Column::Wide(r) => {
+                    for (slot, size) in r.iter_mut().zip(sizes.iter()) {
+                        *slot = size;
+                    }
+                    accumulate(r, &vertex, &idom);
+                }
+            }
+            retained
+        };
+        let (idom_node, retained) = if threads > 1 {
+            std::thread::scope(|scope| {
+                let retained = scope.spawn(retained_sizes);
+                let idom_node = node_idoms();
+                (idom_node, retained.join().expect("retained sizes"))
+            })
+        } else {
+            (node_idoms(), retained_sizes())
+        };
+        drop(idom);
+        let dominated = options.subtree_counts.then(|| {
+            let mut counts = vec![1u32; n];
+            for d in (1..n).rev() {
+                let v = vertex[d] as usize;
+                let up = idom_node[v].index();
                 counts[up] = counts[up].saturating_add(counts[v]);
             }
-        }
+            counts
+        });
         drop(vertex);
 
         let mut weak_only_size = 0;
@@ -328,6 +335,116 @@ impl Dominators {
     }
 }
 
+/// Predecessor lists in DFS-number space, grouped by target in increasing order, the first of
+/// each group marked with [`GROUP_START`]. The DFS-tree edge is left out: the parent is every
+/// vertex's first semidominator candidate anyway.
+struct Predecessors {
+    preds: Vec<u32>,
+    has_preds: BitSet,
+}
+
+impl Predecessors {
+    /// Counts on `threads` threads, then fills on one.
+    fn build(graph: &HeapGraph, pre: &[u32], parent: &[u32], threads: usize) -> Predecessors {
+        let n = pre.len();
+        let chunks = node_chunks(graph.first_edge(), threads);
+        // Group sizes, then (after the prefix sum) fill cursors. Atomic so that the threads
+        // can share one array: one per thread would cost 4 bytes a node each.
+        let mut count: Vec<AtomicU32> = (0..=n).map(|_| AtomicU32::new(0)).collect();
+        if threads > 1 {
+            std::thread::scope(|scope| {
+                for nodes in chunks {
+                    let count = &count;
+                    scope.spawn(move || {
+                        pred_edges(graph, pre, parent, nodes, |t, _| {
+                            count[t + 1].fetch_add(1, Relaxed);
+                        })
+                    });
+                }
+            });
+        } else {
+            pred_edges(graph, pre, parent, 0..n, |t, _| {
+                *count[t + 1].get_mut() += 1
+            });
+        }
+        let mut has_preds = BitSet::new(n);
+        let mut total = 0u32;
+        for d in 0..n {
+            let c = count[d + 1].get_mut();
+            if *c > 0 {
+                has_preds.insert(d);
+            }
+            total += *c;
+            *c = total;
+        }
+        // The fill stays on one thread: atomic cursors made it barely faster with the second
+        // core free and much slower without, and left the order inside a group to chance.
+        let mut count: Vec<u32> = count.into_iter().map(AtomicU32::into_inner).collect();
+        let mut preds = vec![0u32; total as usize];
+        pred_edges(graph, pre, parent, 0..n, |t, pre_u| {
+            preds[count[t] as usize] = pre_u;
+            count[t] += 1;
+        });
+        // `count[t]` now ends group t; group t starts where group t - 1 ended.
+        for d in 0..n {
+            if has_preds.contains(d) {
+                let start = if d == 0 { 0 } else { count[d - 1] };
+                preds[start as usize] |= GROUP_START;
+            }
+        }
+        Predecessors { preds, has_preds }
+    }
+}
+
+/// Splits the nodes into `parts` ranges of about as many edges each.
+fn node_chunks(first_edge: &[u32], parts: usize) -> Vec<Range<usize>> {
+    let n = first_edge.len() - 1;
+    let edges = first_edge[n] as u64;
+    let bounds: Vec<usize> = (0..=parts)
+        .map(|i| {
+            let at = edges * i as u64 / parts as u64;
+            first_edge.partition_point(|&f| (f as u64) < at).min(n)
+        })
+        .collect();
+    let mut chunks: Vec<Range<usize>> = bounds.windows(2).map(|w| w[0]..w[1]).collect();
+    chunks.last_mut().expect("at least one part").end = n;
+    chunks
+}
+
+/// Calls `f(t, pre[u])` for each retaining edge u -> t out of `nodes` that is not a DFS-tree
+/// edge, `t` being the target's DFS number.
+#[inline]
+fn pred_edges(
+    graph: &HeapGraph,
+    pre: &[u32],
+    parent: &[u32],
+    nodes: Range<usize>,
+    mut f: impl FnMut(usize, u32),
+) {
+    let first_edge = graph.first_edge();
+    let retaining = graph.retaining_edges();
+    for u in nodes {
+        let pre_u = pre[u];
+        for e in first_edge[u]..first_edge[u + 1] {
+            if retaining.contains(e as usize) {
+                let t = pre[graph.edge_target(EdgeId(e)).index()] as usize;
+                if parent[t] != pre_u {
+                    f(t, pre_u);
+                }
+            }
+        }
+    }
+}
+
+/// Adds each vertex's retained size to its immediate dominator's, children before their
+/// dominators (reverse DFS order).
+fn accumulate<T: Copy + std::ops::AddAssign>(retained: &mut [T], vertex: &[u32], idom: &[u32]) {
+    for d in (1..vertex.len()).rev() {
+        let size = retained[vertex[d] as usize];
+        retained[vertex[idom[d] as usize] as usize] += size;
+    }
+}
+
 /// A depth-first numbering of the graph over retaining edges: from the root, then from each
 /// orphan (no retaining edge points to it), then from each node still left, the last two
 /// given a virtual edge from the root. Deterministic, so running it twice gives one result.
@@ -345,7 +462,7 @@ struct Numbering {
 }
 
 impl Numbering {
-    fn run(graph: &HeapGraph, has_retainer: &BitSet) -> Numbering {
+    fn run(graph: &HeapGraph) -> Numbering {
         let n = graph.node_count();
         let mut pre = vec![NONE; n];
         let mut vertex: Vec<u32> = Vec::with_capacity(n);
@@ -363,6 +480,17 @@ impl Numbering {
         let strongly_reached = walk.vertex.len();
         let mut from_root = BitSet::new(0);
         if strongly_reached < n {
+            // Which unreached nodes some retaining edge points to: the others are orphans.
+            // Only unreached nodes can hold such an edge (one from a reached node would have
+            // reached its target), so only their edges are read.
+            let mut has_retainer = BitSet::new(n);
+            for u in (0..n).filter(|&u| walk.pre[u] == NONE) {
+                for e in walk.first_edge[u]..walk.first_edge[u + 1] {
+                    if walk.retaining.contains(e as usize) {
+                        has_retainer.insert(graph.edge_target(EdgeId(e)).index());
+                    }
+                }
+            }
             from_root = BitSet::new(n);
             for v in 0..n {
                 if walk.pre[v] == NONE && !has_retainer.contains(v) {
@@ -370,6 +498,7 @@ impl Numbering {
                     walk.run(v as u32, 0);
                 }
             }
+            drop(has_retainer);
             // Mark all of them before numbering any: numbering one reaches others.
             let rest: Vec<u32> = (0..n as u32)
                 .filter(|&v| walk.pre[v as usize] == NONE)
@@ -441,40 +570,88 @@ impl Dfs<'_> {
     }
 }
 
-/// Path-compressed evaluation: the vertex of least semidominator on the path from `v` up to
-/// (not including) the first vertex not yet processed (`< last_linked`).
+/// Path-compressed evaluation: the least semidominator on the path from `v` up to (not
+/// including) the first vertex not yet processed (`< last_linked`). `link` is as in
+/// [`Dominators::compute_with`].
 #[inline]
-fn eval(
-    v: u32,
-    last_linked: u32,
-    ancestor: &mut [u32],
-    label: &mut [u32],
-    semi: &[u32],
-    path: &mut Vec<u32>,
-) -> u32 {
-    if ancestor[v as usize] < last_linked {
-        return label[v as usize];
+fn eval(v: u32, last_linked: u32, link: &mut [[u32; 2]], path: &mut Vec<u32>) -> u32 {
+    let [up, best] = link[v as usize];
+    if up < last_linked {
+        return best;
     }
     path.clear();
     let mut x = v;
     loop {
         path.push(x);
-        x = ancestor[x as usize];
-        if ancestor[x as usize] < last_linked {
+        x = link[x as usize][0];
+        if link[x as usize][0] < last_linked {
             break;
         }
     }
-    let mut p = x;
-    let mut p_label = label[p as usize];
+    let [mut p_up, mut p_best] = link[x as usize];
     while let Some(y) = path.pop() {
-        let yi = y as usize;
-        ancestor[yi] = ancestor[p as usize];
-        if semi[p_label as usize] < semi[label[yi] as usize] {
-            label[yi] = p_label;
+        let y = &mut link[y as usize];
+        y[0] = p_up;
+        if p_best < y[1] {
+            y[1] = p_best;
         } else {
-            p_label = label[yi];
+            p_best = y[1];
         }
-        p = y;
+        p_up = y[0];
     }
-    label[v as usize]
+    link[v as usize][1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DominatorOptions, Dominators};
+    use crate::{EdgeKind, GraphBuilder, NodeId, NodeKind};
+
+    /// The threaded passes give what the single-threaded ones do (the oracle tests in
+    /// tests/it only reach graphs too small for threads).
+    #[test]
+    fn threads_do_not_change_the_result() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % bound
+        };
+        let mut b = GraphBuilder::new();
+        let n = 20_000u64;
+        let nodes: Vec<NodeId> = (0..n)
+            .map(|_| b.node(NodeKind::Object, "C", next(100)))
+            .collect();
+        for i in 0..60_000 {
+            // Mostly short hops forward, so that part of the graph is unreachable from the
+            // root and cycles and shared children are common.
+            let from = next(n) as usize;
+            let to = ((from as u64 + next(50)) % n) as usize;
+            let kind = if next(10) == 0 {
+                EdgeKind::Weak
+            } else {
+                EdgeKind::Property
+            };
+            b.edge(nodes[from], kind, &format!("e{i}"), nodes[to]);
+        }
+        let g = b.finish(nodes[0]).unwrap();
+        for keep_numbering in [false, true] {
+            let options = DominatorOptions {
+                subtree_counts: true,
+                keep_numbering,
+            };
+            let one = Dominators::compute_on(&g, &options, 1);
+            assert!(one.weak_only_count() > 0 && one.weak_only_count() < n as usize);
+            for threads in [2, 3] {
+                let many = Dominators::compute_on(&g, &options, threads);
+                assert_eq!(one.idom, many.idom);
+                assert_eq!(one.retained, many.retained);
+                assert_eq!(one.dominated, many.dominated);
+                assert_eq!(one.strongly_reachable, many.strongly_reachable);
+                assert_eq!(one.weak_only_size, many.weak_only_size);
+                assert_eq!(one.weak_only_count, many.weak_only_count);
+            }
+        }
+    }
 }

@@ -35,8 +35,8 @@ pub struct LoadedProfile {
 
 /// What a file held.
 pub enum Loaded {
-    Heap(LoadedHeap),
-    Profile(LoadedProfile),
+    Heap(Box<LoadedHeap>),
+    Profile(Box<LoadedProfile>),
 }
 
 /// Whether a file is an allocation profile (from its first bytes, gunzipped when needed).
@@ -58,7 +58,7 @@ pub fn is_profile(path: &Path) -> anyhow::Result<bool> {
 /// Reads a heap graph from `path`; an allocation profile is an error saying what it is.
 pub fn load_heap(path: &Path, progress: &mut Progress) -> anyhow::Result<LoadedHeap> {
     match load(path, progress)? {
-        Loaded::Heap(heap) => Ok(heap),
+        Loaded::Heap(heap) => Ok(*heap),
         Loaded::Profile(p) => bail!(
             "{}: a {} allocation profile, not a heap snapshot: it has no object graph to walk",
             path.display(),
@@ -105,12 +105,12 @@ pub fn load(path: &Path, progress: &mut Progress) -> anyhow::Result<Loaded> {
     progress.phase("reading");
     let mut on_progress = |_: u64| progress.set_position(count.load(Ordering::Relaxed));
     let profile = |profile: AllocProfile, warnings, format| {
-        Loaded::Profile(LoadedProfile {
+        Loaded::Profile(Box::new(LoadedProfile {
             profile,
             format,
             warnings,
             file_size,
-        })
+        }))
     };
     if inner == Some(Format::Pickle) {
         let parsed = plateau_formats::tracemalloc::read(
@@ -141,14 +141,14 @@ pub fn load(path: &Path, progress: &mut Progress) -> anyhow::Result<Loaded> {
             &mut on_progress,
         )
         .with_context(|| format!("{display}"))?;
-        return Ok(Loaded::Heap(LoadedHeap {
+        return Ok(Loaded::Heap(Box::new(LoadedHeap {
             graph: parsed.value.graph,
             format: "hprof",
             retention_rule: plateau_formats::hprof::JAVA_RETENTION_RULE,
             warnings: parsed.warnings,
             file_size,
             parse_time: started.elapsed(),
-        }));
+        })));
     }
     let parsed = plateau_formats::v8::read(
         reader,
@@ -156,14 +156,14 @@ pub fn load(path: &Path, progress: &mut Progress) -> anyhow::Result<Loaded> {
         &mut on_progress,
     )
     .with_context(|| format!("{display}"))?;
-    Ok(Loaded::Heap(LoadedHeap {
+    Ok(Loaded::Heap(Box::new(LoadedHeap {
         graph: parsed.value.graph,
         format: "v8-heapsnapshot",
         retention_rule: V8_RETENTION_RULE,
         warnings: parsed.warnings,
         file_size,
         parse_time: started.elapsed(),
-    }))
+    })))
 }
 
 /// The format of what `reader` holds, without consuming it; `None` when it is empty.

@@ -28,7 +28,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Outcome> {
         let loaded = load(&args.file, &mut progress)?;
         progress.finish();
         if let Loaded::Profile(p) = loaded {
-            return super::profile::analyze(args, p);
+            return super::profile::analyze(args, *p);
         }
     }
     args.sites.refuse_for_heaps()?;

@@ -54,7 +54,7 @@ fn load_profile(path: &Path, show_progress: bool) -> anyhow::Result<LoadedProfil
     let loaded = load(path, &mut progress)?;
     progress.finish();
     match loaded {
-        Loaded::Profile(p) => Ok(p),
+        Loaded::Profile(p) => Ok(*p),
         Loaded::Heap(h) => bail!(
             "{}: a {} heap snapshot among allocation profiles; diff profiles with profiles and \
              snapshots with snapshots",

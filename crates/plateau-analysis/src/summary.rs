@@ -1,8 +1,8 @@
 use std::collections::HashMap;
 
 use plateau_graph::{
-    class_histogram, ClassStats, DominatorTree, Dominators, HeapGraph, Location, NodeId, NodeKind,
-    RetainerPaths,
+    class_histogram_with, ClassStats, DominatorTree, Dominators, HeapGraph, Location, NodeId,
+    NodeKind, RetainerPaths,
 };
 
 use crate::collections::largest_collections;
@@ -164,23 +164,31 @@ pub struct DuplicateRow {
     pub value: String,
 }
 
-/// Summarises a heap whose dominators are computed. Retainer paths are searched last, for
-/// the objects chosen, once the other passes have freed their memory.
+/// Summarises a heap whose dominators are computed.
 pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) -> HeapSummary {
     let redaction = options.redaction;
-    // The retainer-path search needs only the graph: on a second core while the tables are
-    // made (a third of the summary's time on big heaps).
-    let (paths, mut classes, top_nodes, collections, (dups, duplicate_strings_wasted)) =
+    let top_nodes = top_retainers(graph, dom, options.top);
+    let collections = largest_collections(graph, dom, options.top);
+    let targets: Vec<NodeId> = top_nodes
+        .iter()
+        .copied()
+        .chain(collections.iter().map(|c| c.node))
+        .collect();
+    // The path search (which stops once it has reached the rows chosen) and the duplicate
+    // strings on a second core; one dominator tree serves the class table and the
+    // accumulation points.
+    let (tree, paths, mut classes, (dups, duplicate_strings_wasted)) =
         std::thread::scope(|scope| {
-            let paths = scope.spawn(|| RetainerPaths::compute(graph));
-            let classes = class_rows(graph, class_histogram(graph, dom));
-            let top_nodes = top_retainers(graph, dom, options.top);
-            let collections = largest_collections(graph, dom, options.top);
-            let dups = duplicate_strings(graph, options.top);
-            let paths = paths
+            let other_core = scope.spawn(|| {
+                let paths = RetainerPaths::compute_to(graph, &targets);
+                (paths, duplicate_strings(graph, options.top))
+            });
+            let tree = dom.tree();
+            let classes = class_rows(graph, class_histogram_with(graph, dom, &tree));
+            let (paths, dups) = other_core
                 .join()
                 .expect("the retainer-path search does not panic");
-            (paths, classes, top_nodes, collections, dups)
+            (tree, paths, classes, dups)
         });
     for c in &mut classes {
         c.name = redaction.class(&c.name);
@@ -192,15 +200,12 @@ pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) 
     });
     let is_suspect =
         |node: NodeId| dom.retained_size(node) as f64 >= SUSPECT_SHARE * graph.total_size() as f64;
-    let tree = top_nodes.iter().any(|&n| is_suspect(n)).then(|| dom.tree());
     let top_retainers = top_nodes
         .into_iter()
         .map(|node| {
             let kind = graph.kind(node);
-            let accumulation = tree
-                .as_ref()
-                .filter(|_| is_suspect(node))
-                .map(|tree| accumulation_point(graph, dom, tree, node, redaction));
+            let accumulation =
+                is_suspect(node).then(|| accumulation_point(graph, dom, &tree, node, redaction));
             TopObject {
                 node,
                 object_id: graph.object_id(node),
@@ -231,6 +236,7 @@ pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) 
             collection: c,
         })
         .collect();
+    drop(tree);
     drop(paths);
     let duplicate_strings = dups
         .into_iter()

@@ -43,6 +43,12 @@ impl BitSet {
         self.words[index >> 6] & (1u64 << (index & 63)) != 0
     }
 
+    /// Asks the CPU to bring `index`'s bit into cache (see [`crate::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, index: usize) {
+        crate::prefetch(&self.words, index >> 6);
+    }
+
     #[inline]
     pub fn insert(&mut self, index: usize) {
         self.words[index >> 6] |= 1u64 << (index & 63);

@@ -58,6 +58,15 @@ impl U64Column {
         }
     }
 
+    /// Asks the CPU to bring `index`'s value into cache (see [`crate::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, index: usize) {
+        match self {
+            U64Column::Narrow(v) => crate::prefetch(v, index),
+            U64Column::Wide(v) => crate::prefetch(v, index),
+        }
+    }
+
     /// Overwrites one value, widening the column if needed.
     pub fn set(&mut self, index: usize, value: u64) {
         match self {

@@ -13,9 +13,12 @@
 use std::ops::Range;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
-use crate::{BitSet, EdgeId, HeapGraph, NodeId, U64Column};
+use crate::{prefetch, BitSet, EdgeId, HeapGraph, NodeId, U64Column};
 
 const NONE: u32 = u32::MAX;
+
+/// How many edges or predecessors ahead the passes over them prefetch what they will read.
+const AHEAD: usize = 16;
 
 /// The dominator tree of a heap graph, with retained sizes.
 #[derive(Clone, Debug)]
@@ -144,6 +147,10 @@ impl Dominators {
             if has_preds.contains(w) {
                 loop {
                     end -= 1;
+                    if end >= AHEAD {
+                        let ahead = preds[end - AHEAD] & !GROUP_START;
+                        prefetch(&link, ahead as usize);
+                    }
                     let entry = preds[end];
                     let v = entry & !GROUP_START;
                     s = s.min(eval(v, w as u32 + 1, &mut link, &mut path));
@@ -356,14 +363,16 @@ impl Predecessors {
                 for nodes in chunks {
                     let count = &count;
                     scope.spawn(move || {
-                        pred_edges(graph, pre, parent, nodes, |t, _| {
+                        pred_edges(graph, pre, parent, nodes, |t, _, soon| {
+                            prefetch(count, soon + 1);
                             count[t + 1].fetch_add(1, Relaxed);
                         })
                     });
                 }
             });
         } else {
-            pred_edges(graph, pre, parent, 0..n, |t, _| {
+            pred_edges(graph, pre, parent, 0..n, |t, _, soon| {
+                prefetch(&count, soon + 1);
                 *count[t + 1].get_mut() += 1
             });
         }
@@ -381,7 +390,8 @@ impl Predecessors {
         // core free and much slower without, and left the order inside a group to chance.
         let mut count: Vec<u32> = count.into_iter().map(AtomicU32::into_inner).collect();
         let mut preds = vec![0u32; total as usize];
-        pred_edges(graph, pre, parent, 0..n, |t, pre_u| {
+        pred_edges(graph, pre, parent, 0..n, |t, pre_u, soon| {
+            prefetch(&count, soon);
             preds[count[t] as usize] = pre_u;
             count[t] += 1;
         });
@@ -411,25 +421,38 @@ fn node_chunks(first_edge: &[u32], parts: usize) -> Vec<Range<usize>> {
     chunks
 }
 
-/// Calls `f(t, pre[u])` for each retaining edge u -> t out of `nodes` that is not a DFS-tree
-/// edge, `t` being the target's DFS number.
+/// Calls `f(t, pre[u], soon)` for each retaining edge u -> t out of `nodes` that is not a
+/// DFS-tree edge, `t` being the target's DFS number and `soon` that of an edge a few steps
+/// on (for `f` to prefetch what it will touch there).
 #[inline]
 fn pred_edges(
     graph: &HeapGraph,
     pre: &[u32],
     parent: &[u32],
     nodes: Range<usize>,
-    mut f: impl FnMut(usize, u32),
+    mut f: impl FnMut(usize, u32, usize),
 ) {
     let first_edge = graph.first_edge();
     let retaining = graph.retaining_edges();
+    let edge_count = graph.edge_count();
+    let mut soon = 0;
     for u in nodes {
         let pre_u = pre[u];
         for e in first_edge[u]..first_edge[u + 1] {
+            // Two reads depend on the target: its number, then its parent by that number.
+            let ahead = e as usize + AHEAD;
+            if ahead < edge_count {
+                prefetch(pre, graph.edge_target(EdgeId(ahead as u32)).index());
+                let half = graph
+                    .edge_target(EdgeId((ahead - AHEAD / 2) as u32))
+                    .index();
+                soon = pre[half] as usize;
+                prefetch(parent, soon);
+            }
             if retaining.contains(e as usize) {
                 let t = pre[graph.edge_target(EdgeId(e)).index()] as usize;
                 if parent[t] != pre_u {
-                    f(t, pre_u);
+                    f(t, pre_u, soon);
                 }
             }
         }

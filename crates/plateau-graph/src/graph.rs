@@ -335,6 +335,8 @@ pub fn default_retaining_edges(
 impl HeapGraph {
     /// Checks that the arrays are consistent and adopts them. Every check names what is wrong.
     pub fn from_parts(parts: GraphParts) -> Result<HeapGraph, GraphError> {
+        /// Below this many edges a second thread costs more than it saves.
+        const PARALLEL_MIN_EDGES: usize = 1 << 20;
         let n = parts.node_kinds.len();
         let e = parts.edge_kinds.len();
         let err = |msg: String| Err(GraphError(msg));
@@ -445,23 +447,44 @@ impl HeapGraph {
         };
         let mut strings = parts.strings;
         strings.shrink_to_fit();
-        // Pack kinds into the targets' high bits, in place: no second array at any time.
-        let edge_kinds = parts.edge_kinds;
-        let mut packed: Vec<u32> = parts.edge_targets.into_iter().map(|t| t.0).collect();
-        for (slot, kind) in packed.iter_mut().zip(edge_kinds) {
-            *slot |= (kind as u32) << TARGET_BITS;
-        }
+        // The edge columns and the node columns are packed side by side on big graphs.
+        let (edge_kinds, edge_targets, edge_names) =
+            (parts.edge_kinds, parts.edge_targets, parts.edge_names);
+        let pack_edges = move || {
+            // Kinds go into the targets' high bits, in place: no second array at any time.
+            let mut packed: Vec<u32> = edge_targets.into_iter().map(|t| t.0).collect();
+            for (slot, kind) in packed.iter_mut().zip(edge_kinds) {
+                *slot |= (kind as u32) << TARGET_BITS;
+            }
+            (packed, CodedColumn::pack(edge_names))
+        };
+        let (node_names, node_classes) = (parts.node_names, parts.node_classes);
+        let pack_nodes = move || {
+            (
+                CodedColumn::pack(node_names.into_iter().map(|s| s.0).collect()),
+                CodedColumn::pack(node_classes.into_iter().map(|c| c.0).collect()),
+            )
+        };
+        let ((packed, edge_names), (node_names, node_classes)) = if e < PARALLEL_MIN_EDGES {
+            (pack_edges(), pack_nodes())
+        } else {
+            std::thread::scope(|scope| {
+                let edges = scope.spawn(pack_edges);
+                let nodes = pack_nodes();
+                (edges.join().expect("packing does not panic"), nodes)
+            })
+        };
         Ok(HeapGraph {
             strings,
             node_kinds: parts.node_kinds,
-            node_names: CodedColumn::pack(parts.node_names.into_iter().map(|s| s.0).collect()),
+            node_names,
             node_ids: IdColumn::pack(parts.node_ids, parts.node_id_shift),
             total_size: parts.self_sizes.sum(),
             self_sizes: parts.self_sizes,
-            node_classes: CodedColumn::pack(parts.node_classes.into_iter().map(|c| c.0).collect()),
+            node_classes,
             classes: parts.classes,
             first_edge: parts.first_edge,
-            edge_names: CodedColumn::pack(parts.edge_names),
+            edge_names,
             edge_targets_and_kinds: packed,
             retaining,
             root: parts.root,
@@ -580,6 +603,12 @@ impl HeapGraph {
     /// The first-edge index array (`node count + 1` entries).
     pub fn first_edge(&self) -> &[u32] {
         &self.first_edge
+    }
+
+    /// Asks the CPU to bring edge `e` into cache (see [`crate::prefetch`]).
+    #[inline]
+    pub(crate) fn prefetch_edge(&self, e: usize) {
+        crate::prefetch(&self.edge_targets_and_kinds, e);
     }
 
     #[inline]

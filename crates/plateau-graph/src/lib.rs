@@ -3,7 +3,8 @@
 //!
 //! Owns: [`HeapGraph`] (compressed sparse rows, `u32` typed ids, one string table),
 //! [`Dominators`] (semi-NCA from the root, iterative), [`RetainerPaths`] (breadth-first from
-//! the roots), [`class_histogram`] (count, shallow, and retained by the top-ancestor rule).
+//! the roots), [`class_histogram`] (count, shallow, and retained by the top-ancestor rule),
+//! [`prefetch`] (a cache hint, the workspace's one `unsafe`).
 //!
 //! Must not know: any file format, any IO, any runtime's naming. A reader decides which edges
 //! retain (V8's ephemeron rule, Java's `Reference.referent`) and hands the graph a bit set;
@@ -29,6 +30,7 @@ mod dominators;
 mod graph;
 mod histogram;
 mod paths;
+mod prefetch;
 mod strings;
 
 pub use bitset::BitSet;
@@ -39,6 +41,7 @@ pub use graph::{
     default_retaining_edges, ClassId, ClassInfo, CollectionShape, EdgeId, EdgeKind, GraphError,
     GraphParts, HeapGraph, Location, NodeId, NodeKind, StoredCollection, StrId, MAX_NODES,
 };
-pub use histogram::{class_histogram, ClassStats};
+pub use histogram::{class_histogram, class_histogram_with, ClassStats};
 pub use paths::RetainerPaths;
+pub use prefetch::prefetch;
 pub use strings::StringTable;

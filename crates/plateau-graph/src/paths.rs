@@ -1,8 +1,6 @@
 use std::collections::VecDeque;
 
-use crate::{EdgeId, EdgeKind, HeapGraph, NodeId};
-
-const NONE: u32 = u32::MAX;
+use crate::{prefetch, BitSet, EdgeId, EdgeKind, HeapGraph, NodeId};
 
 /// Shortest retainer paths: for every node, the edge through which a breadth-first search
 /// from the roots first reached it.
@@ -13,59 +11,62 @@ const NONE: u32 = u32::MAX;
 /// never followed.
 #[derive(Clone, Debug)]
 pub struct RetainerPaths {
+    /// One more than the parent edge's id; 0 for none. Zero-filled, so that the pages of a
+    /// search that stops early are never touched.
     parent_edge: Vec<u32>,
 }
 
 impl RetainerPaths {
+    /// Paths to every node.
     pub fn compute(graph: &HeapGraph) -> RetainerPaths {
+        Self::search(graph, None)
+    }
+
+    /// Paths to `targets` (and to the nodes on them) only: the search stops once it has
+    /// reached all of them, which on most heaps is after a small part of the graph, since
+    /// the objects worth a path (big retainers, big collections) sit near the roots. Paths to
+    /// other nodes may be missing.
+    pub fn compute_to(graph: &HeapGraph, targets: &[NodeId]) -> RetainerPaths {
+        let mut wanted: Vec<u32> = targets.iter().map(|t| t.0).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        Self::search(graph, Some(wanted))
+    }
+
+    fn search(graph: &HeapGraph, wanted: Option<Vec<u32>>) -> RetainerPaths {
         let n = graph.node_count();
         let root = graph.root();
-        let mut parent_edge = vec![NONE; n];
-        let mut seen = crate::BitSet::new(n);
-        seen.insert(root.index());
-        let mut queue = VecDeque::new();
-
-        let bfs =
-            |queue: &mut VecDeque<NodeId>, seen: &mut crate::BitSet, parent_edge: &mut Vec<u32>| {
-                while let Some(node) = queue.pop_front() {
-                    for e in graph.edges(node) {
-                        if graph.edge_kind(e) == EdgeKind::Weak {
-                            continue;
-                        }
-                        let t = graph.edge_target(e);
-                        if !seen.contains(t.index()) {
-                            seen.insert(t.index());
-                            parent_edge[t.index()] = e.0;
-                            queue.push_back(t);
-                        }
-                    }
-                }
-            };
-
+        let mut search = Search {
+            graph,
+            parent_edge: vec![0; n],
+            seen: BitSet::new(n),
+            queue: VecDeque::new(),
+            left: wanted.as_ref().map_or(usize::MAX, |w| w.len()),
+            wanted: wanted.unwrap_or_default(),
+        };
+        search.seen.insert(root.index());
+        search.reach(root);
         // Phase 1: from the user roots, entered through the root's own edges to them.
         for e in graph.edges(root) {
             let t = graph.edge_target(e);
-            if graph.user_roots().contains(&t)
-                && graph.edge_kind(e) != EdgeKind::Weak
-                && !seen.contains(t.index())
-            {
-                seen.insert(t.index());
-                parent_edge[t.index()] = e.0;
-                queue.push_back(t);
+            if graph.user_roots().contains(&t) && graph.edge_kind(e) != EdgeKind::Weak {
+                search.visit(e, t);
             }
         }
-        bfs(&mut queue, &mut seen, &mut parent_edge);
+        search.run();
         // Phase 2: everything else from the root.
-        queue.push_back(root);
-        bfs(&mut queue, &mut seen, &mut parent_edge);
-        RetainerPaths { parent_edge }
+        search.queue.push_back(root);
+        search.run();
+        RetainerPaths {
+            parent_edge: search.parent_edge,
+        }
     }
 
     /// The edge through which `n` is first reached, `None` for the root and for nodes no
     /// strong path reaches.
     pub fn parent_edge(&self, n: NodeId) -> Option<EdgeId> {
         let e = self.parent_edge[n.index()];
-        (e != NONE).then_some(EdgeId(e))
+        (e != 0).then(|| EdgeId(e - 1))
     }
 
     /// The edges from the root to `n`, root side first. `None` when no strong path reaches
@@ -85,5 +86,75 @@ impl RetainerPaths {
     /// Bytes of heap memory held.
     pub fn heap_bytes(&self) -> usize {
         self.parent_edge.capacity() * 4
+    }
+}
+
+/// The breadth-first search's state.
+struct Search<'a> {
+    graph: &'a HeapGraph,
+    parent_edge: Vec<u32>,
+    seen: BitSet,
+    queue: VecDeque<NodeId>,
+    /// Sorted node ids the search is for; empty when it is for every node.
+    wanted: Vec<u32>,
+    /// Wanted nodes not reached yet (`usize::MAX` when every node is wanted).
+    left: usize,
+}
+
+/// How many queued nodes ahead the search asks for memory: the first edge of a node this far
+/// on, the edges of one half as far, the marks of the targets of the next one.
+const AHEAD: usize = 8;
+
+impl Search<'_> {
+    /// Marks the root's own arrival, which has no edge.
+    fn reach(&mut self, n: NodeId) {
+        if self.wanted.binary_search(&n.0).is_ok() {
+            self.left -= 1;
+        }
+    }
+
+    /// `t` reached through `e`, unless it was reached before.
+    #[inline]
+    fn visit(&mut self, e: EdgeId, t: NodeId) {
+        if self.seen.contains(t.index()) {
+            return;
+        }
+        self.seen.insert(t.index());
+        self.parent_edge[t.index()] = e.0 + 1;
+        self.queue.push_back(t);
+        if !self.wanted.is_empty() {
+            self.reach(t);
+        }
+    }
+
+    /// Empties the queue, or stops when every wanted node is reached.
+    fn run(&mut self) {
+        let graph = self.graph;
+        let first_edge = graph.first_edge();
+        while self.left > 0 {
+            let Some(node) = self.queue.pop_front() else {
+                break;
+            };
+            if let Some(far) = self.queue.get(AHEAD) {
+                prefetch(first_edge, far.index());
+            }
+            if let Some(&half) = self.queue.get(AHEAD / 2) {
+                let start = first_edge[half.index()] as usize;
+                graph.prefetch_edge(start);
+            }
+            if let Some(&next) = self.queue.front() {
+                for e in graph.edges(next) {
+                    self.seen.prefetch(graph.edge_target(e).index());
+                }
+            }
+            for e in graph.edges(node) {
+                if graph.edge_kind(e) != EdgeKind::Weak {
+                    self.visit(e, graph.edge_target(e));
+                    if self.left == 0 {
+                        return;
+                    }
+                }
+            }
+        }
     }
 }

@@ -729,13 +729,26 @@ fn resolve(c: &mut Collected, index: &IdIndex, n: usize) -> (Vec<NodeId>, u64) {
     let ids = &c.nodes.ids;
     // Targets and the id column are both encoded: compared as they are.
     let lookup = |raw: u64| index.get(ids, raw).unwrap_or(MISSING);
+    // Resolves `targets` in place; the ids a few places on are asked for early (the
+    // index's window first, then the ids column).
+    let resolve_all = |targets: &mut [u32]| {
+        for i in 0..targets.len() {
+            if let Some(&far) = targets.get(i + 16) {
+                index.prefetch(ids, far as u64, 0);
+            }
+            if let Some(&near) = targets.get(i + 8) {
+                index.prefetch(ids, near as u64, 1);
+            }
+            targets[i] = lookup(targets[i] as u64);
+        }
+    };
     let mut out: Vec<u32> = match std::mem::take(&mut c.edges.targets) {
         U64Column::Narrow(mut v) => {
             let half = v.len() / 2;
             let (a, b) = v.split_at_mut(half);
             std::thread::scope(|scope| {
-                scope.spawn(|| a.iter_mut().for_each(|t| *t = lookup(*t as u64)));
-                b.iter_mut().for_each(|t| *t = lookup(*t as u64));
+                scope.spawn(|| resolve_all(a));
+                resolve_all(b);
             });
             v
         }

@@ -9,6 +9,8 @@ proptest! {
     fn paths_are_valid_and_shortest(
         n in 2usize..30,
         raw in prop::collection::vec((0usize..30, 0usize..30, prop::bool::weighted(0.2)), 0..90),
+        user_roots in prop::collection::vec((0usize..30, prop::bool::weighted(0.3)), 0..3),
+        wanted in 0usize..3,
     ) {
         let mut b = GraphBuilder::new();
         let nodes: Vec<NodeId> = (0..n).map(|i| b.node(NodeKind::Object, &format!("N{i}"), 1)).collect();
@@ -18,8 +20,22 @@ proptest! {
             let kind = if weak { EdgeKind::Weak } else { EdgeKind::Property };
             b.edge(nodes[f], kind, &format!("e{i}"), nodes[t]);
         }
+        for &(u, _) in user_roots.iter().filter(|&&(_, pick)| pick) {
+            b.user_root(nodes[u % n]);
+        }
         let g = b.finish(nodes[0]).unwrap();
         let paths = RetainerPaths::compute(&g);
+        // A search for some nodes only stops early but finds the same paths to them.
+        let targets: Vec<NodeId> = (0..n).filter(|v| v % 3 == wanted % 3).map(|v| NodeId(v as u32)).collect();
+        let some = RetainerPaths::compute_to(&g, &targets);
+        for &t in &targets {
+            prop_assert_eq!(some.path(&g, t), paths.path(&g, t));
+        }
+        // With user roots, paths go through them when they can, shortest or not (see
+        // `user_roots_win_over_vm_roots`); without, they are shortest.
+        if !g.user_roots().is_empty() {
+            return Ok(());
+        }
         // Brute-force distances over strong edges.
         let mut dist = vec![usize::MAX; n];
         dist[0] = 0;

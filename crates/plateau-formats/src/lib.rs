@@ -15,6 +15,8 @@
 //!   (only the opcodes and the two `tracemalloc` class names a dump contains).
 //! * [`sniff`]: recognising a format from the first bytes of a file.
 //! * [`maybe_gunzip`]: transparent decompression of gzip (including multi-member) input.
+//! * Reading ahead: every reader's input is read (and gunzipped) on a second thread while the
+//!   parser decodes, a few 4 MiB chunks ahead.
 //! * [`FormatError`]: one error type whose messages name the byte offset or the record at
 //!   fault and what was expected.
 //!
@@ -22,6 +24,7 @@
 //! bars (readers report bytes consumed through a callback and nothing else), JSON or any other
 //! output format, the command line. Warnings are returned as plain strings in [`Parsed`].
 
+mod ahead;
 mod error;
 pub mod hprof;
 pub mod pprof;
@@ -29,9 +32,9 @@ pub mod sniff;
 pub mod tracemalloc;
 pub mod v8;
 
-use std::cell::Cell;
 use std::io::{BufRead, BufReader, Cursor, Read};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 pub use error::FormatError;
 
@@ -60,40 +63,45 @@ pub fn maybe_gunzip<R: BufRead + Send + 'static>(
     }
 }
 
-/// A parser's byte source: `reader` gunzipped when it starts with the gzip magic, and a
-/// function telling how many raw bytes have been taken from `reader` (for progress, which
-/// must count the file's bytes, not the decompressed ones).
-pub(crate) type Source<'a> = (Box<dyn Read + 'a>, Box<dyn Fn() -> u64 + 'a>);
-
-pub(crate) fn open_source<'a, R: Read + 'a>(reader: R) -> Result<Source<'a>, FormatError> {
-    let consumed = Rc::new(Cell::new(0u64));
+/// Runs `parse` over `reader`'s bytes, gunzipped when they start with the gzip magic and read
+/// (and inflated) ahead on a second thread. `parse` also gets a function telling how many
+/// raw bytes have been taken from `reader` (for progress, which must count the file's bytes,
+/// not the decompressed ones).
+pub(crate) fn with_source<'a, R: Read + Send + 'a, T>(
+    reader: R,
+    parse: impl FnOnce(Box<dyn Read + 'a>, Box<dyn Fn() -> u64 + 'a>) -> Result<T, FormatError>,
+) -> Result<T, FormatError> {
+    let consumed = Arc::new(AtomicU64::new(0));
     let counting = Counting {
         inner: reader,
-        count: Rc::clone(&consumed),
+        count: Arc::clone(&consumed),
     };
     let mut buffered = BufReader::with_capacity(64 << 10, counting);
     let prefix =
         take_prefix(&mut buffered, 2).map_err(|source| FormatError::Io { offset: 0, source })?;
     let gzip = prefix == sniff::GZIP_MAGIC;
     let chained = Cursor::new(prefix).chain(buffered);
-    let source: Box<dyn Read + 'a> = if gzip {
+    let source: Box<dyn Read + Send + 'a> = if gzip {
         Box::new(flate2::bufread::MultiGzDecoder::new(chained))
     } else {
         Box::new(chained)
     };
-    Ok((source, Box::new(move || consumed.get())))
+    std::thread::scope(|scope| {
+        let ahead = ahead::ReadAhead::spawn(scope, source);
+        parse(Box::new(ahead), Box::new(move || consumed.load(Relaxed)))
+    })
 }
 
 /// Counts the bytes a reader delivers.
 struct Counting<R> {
     inner: R,
-    count: Rc<Cell<u64>>,
+    count: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.set(self.count.get() + n as u64);
+        self.count.fetch_add(n as u64, Relaxed);
         Ok(n)
     }
 }

@@ -166,12 +166,23 @@ pub struct HprofDump {
 /// Reads an HPROF heap dump (gzip is recognised and decompressed transparently).
 /// `progress` is called with the number of bytes taken from `reader` so far, about once per
 /// MiB — compare it with the file length for a progress bar.
-pub fn read<R: Read>(
+pub fn read<R: Read + Send>(
     reader: R,
     options: &HprofOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Parsed<HprofDump>, FormatError> {
-    let (source, consumed) = crate::open_source(reader)?;
+    crate::with_source(reader, |source, consumed| {
+        read_source(source, consumed, options, progress)
+    })
+}
+
+/// [`read`] from the source [`crate::with_source`] made.
+fn read_source<'a>(
+    source: Box<dyn Read + 'a>,
+    consumed: Box<dyn Fn() -> u64 + 'a>,
+    options: &HprofOptions,
+    progress: &'a mut dyn FnMut(u64),
+) -> Result<Parsed<HprofDump>, FormatError> {
     let input = input::Input::new(source, options.buffer_size, progress, consumed);
     let mut warnings = Vec::new();
     let collected = reader::collect(input, options, &mut warnings)?;

@@ -154,12 +154,23 @@ pub struct LabelKey {
 /// Reads a pprof profile (gzip is recognised and decompressed transparently). `progress` is
 /// called with the number of bytes taken from `reader` so far, about once per MiB — compare
 /// it with the file length for a progress bar.
-pub fn read<R: Read>(
+pub fn read<R: Read + Send>(
     reader: R,
     options: &PprofOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Parsed<PprofProfile>, FormatError> {
-    let (source, consumed) = crate::open_source(reader)?;
+    crate::with_source(reader, |source, consumed| {
+        read_source(source, consumed, options, progress)
+    })
+}
+
+/// [`read`] from the source [`crate::with_source`] made.
+fn read_source<'a>(
+    source: Box<dyn Read + 'a>,
+    consumed: Box<dyn Fn() -> u64 + 'a>,
+    options: &PprofOptions,
+    progress: &'a mut dyn FnMut(u64),
+) -> Result<Parsed<PprofProfile>, FormatError> {
     let mut input = Input::new(source, options.buffer_size.max(64), progress, consumed);
     let raw = decode::decode(&mut input)?;
     if input.cut_short() {

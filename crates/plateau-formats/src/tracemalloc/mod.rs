@@ -102,12 +102,23 @@ pub struct TracemallocDump {
 /// Reads a `tracemalloc.Snapshot.dump()` file (gzip is recognised and decompressed
 /// transparently). `progress` is called with the number of bytes taken from `reader` so far,
 /// about once per MiB.
-pub fn read<R: Read>(
+pub fn read<R: Read + Send>(
     reader: R,
     options: &TracemallocOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Parsed<TracemallocDump>, FormatError> {
-    let (source, consumed) = crate::open_source(reader)?;
+    crate::with_source(reader, |source, consumed| {
+        read_source(source, consumed, options, progress)
+    })
+}
+
+/// [`read`] from the source [`crate::with_source`] made.
+fn read_source<'a>(
+    source: Box<dyn Read + 'a>,
+    consumed: Box<dyn Fn() -> u64 + 'a>,
+    options: &TracemallocOptions,
+    progress: &'a mut dyn FnMut(u64),
+) -> Result<Parsed<TracemallocDump>, FormatError> {
     let input = Input::new(source, options.buffer_size.max(64), progress, consumed);
     let builder = ProfileBuilder::new(
         Producer::Tracemalloc,

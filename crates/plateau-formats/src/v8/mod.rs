@@ -128,12 +128,23 @@ const DEFAULT_RESERVE_CAP: u64 = 1 << 20;
 /// Reads a V8 heap snapshot (JSON; gzip is recognised and decompressed transparently).
 /// `progress` is called with the number of bytes taken from `reader` so far, once per buffer
 /// refill (every few MB) — compare it with the file length for a progress bar.
-pub fn read<R: Read>(
+pub fn read<R: Read + Send>(
     reader: R,
     options: &ReadOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Parsed<V8Snapshot>, FormatError> {
-    let (source, consumed) = crate::open_source(reader)?;
+    crate::with_source(reader, |source, consumed| {
+        read_source(source, consumed, options, progress)
+    })
+}
+
+/// [`read`] from the source [`crate::with_source`] made.
+fn read_source<'a>(
+    source: Box<dyn Read + 'a>,
+    consumed: Box<dyn Fn() -> u64 + 'a>,
+    options: &ReadOptions,
+    progress: &'a mut dyn FnMut(u64),
+) -> Result<Parsed<V8Snapshot>, FormatError> {
     let mut input = Input::new(source, options.buffer_size, progress, consumed);
     let mut warnings = Vec::new();
     let raw = read_arrays(&mut input, options, &mut warnings)?;

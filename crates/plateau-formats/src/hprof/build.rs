@@ -219,102 +219,86 @@ pub(crate) fn build(
         .into_iter()
         .map(|k| ClassId(if k == NONE { java_lang_class } else { k }))
         .collect();
-    // String contents are read on a second core while the names, collections and sizes are
-    // made (the parse's peak is not here, so the second table costs nothing at the peak).
-    let string_class = classes
+    let mut node_names: Vec<StrId> = node_classes
         .iter()
-        .position(|k| strings.get(k.name) == "java.lang.String");
-    let value_key = (0..strings.len() as u32).find(|&s| strings.get(StrId(s)) == "value");
+        .map(|k| classes[k.index()].name)
+        .collect();
+    for (k, def) in c.classes.iter().enumerate() {
+        if def.node != NONE {
+            node_names[def.node as usize] = class_names[k];
+        }
+    }
+
+    // Collections' lengths, while array lengths are still at hand.
     let mut counted = std::mem::take(&mut c.counted);
-    let raw = std::mem::take(&mut c.nodes.raw);
-    let (string_values, node_names, stored, self_sizes, undefined_instances) =
-        std::thread::scope(|scope| {
-            let c = &c;
-            let values = scope.spawn(|| {
-                string_values(c, &edge_targets, &node_classes, string_class.zip(value_key))
-            });
-            let mut node_names: Vec<StrId> = node_classes
-                .iter()
-                .map(|k| classes[k.index()].name)
-                .collect();
-            for (k, def) in c.classes.iter().enumerate() {
-                if def.node != NONE {
-                    node_names[def.node as usize] = class_names[k];
-                }
-            }
+    let stored = {
+        let kinds = &c.nodes.kinds;
+        let raw = &c.nodes.raw;
+        let view = collections::EdgeView {
+            first_edge: &c.nodes.first_edge,
+            kinds: &c.edges.kinds,
+            names: &c.edges.names,
+            targets: &edge_targets,
+            strings: &strings,
+            array_length: &|node: NodeId| raw.get(node.index()),
+            is_array: &|node: NodeId| kinds[node.index()] == NodeKind::Array,
+        };
+        collections::stored_collections(&mut counted, &view)
+    };
+    drop(counted);
 
-            // Collections' lengths, while array lengths are still at hand.
-            let stored = {
-                let kinds = &c.nodes.kinds;
-                let raw = &raw;
-                let view = collections::EdgeView {
-                    first_edge: &c.nodes.first_edge,
-                    kinds: &c.edges.kinds,
-                    names: &c.edges.names,
-                    targets: &edge_targets,
-                    strings: &strings,
-                    array_length: &|node: NodeId| raw.get(node.index()),
-                    is_array: &|node: NodeId| kinds[node.index()] == NodeKind::Array,
-                };
-                collections::stored_collections(&mut counted, &view)
-            };
-            drop(counted);
-
-            // Shallow sizes.
-            let instance_sizes = class_instance_sizes(c, header, refsize);
-            let mut elem_size: Vec<u8> = vec![0; c.classes.len()];
-            for t in 4..=11u8 {
-                let k = c.prim_classes[t as usize];
-                if k != NONE {
-                    elem_size[k as usize] = type_size(t, id).unwrap_or(0) as u8;
+    // Shallow sizes.
+    let instance_sizes = class_instance_sizes(&c, header, refsize);
+    let mut elem_size: Vec<u8> = vec![0; c.classes.len()];
+    for t in 4..=11u8 {
+        let k = c.prim_classes[t as usize];
+        if k != NONE {
+            elem_size[k as usize] = type_size(t, id).unwrap_or(0) as u8;
+        }
+    }
+    let class_instance = if options.class_instance_size {
+        instance_sizes
+            .get(java_lang_class as usize)
+            .copied()
+            .unwrap_or(header)
+    } else {
+        0
+    };
+    let mut self_sizes = U64Column::with_capacity(n + 64);
+    let mut undefined_instances = 0u64;
+    for (v, class) in node_classes.iter().enumerate() {
+        let k = class.index();
+        let raw = c.nodes.raw.get(v);
+        let size = match c.nodes.kinds[v] {
+            // Class objects: their static fields, below.
+            _ if class_objects.contains(v) => 0,
+            NodeKind::Array => match elem_size.get(k).copied().unwrap_or(0) {
+                0 => align(pointer + refsize + 4 + raw * refsize, alignment),
+                e => align(
+                    align(pointer + refsize + 4, refsize) + raw * e as u64,
+                    alignment,
+                ),
+            },
+            _ => match c.classes.get(k) {
+                Some(def) if def.node != NONE => align(instance_sizes[k], alignment),
+                _ => {
+                    undefined_instances += 1;
+                    align(header + raw, alignment)
                 }
-            }
-            let class_instance = if options.class_instance_size {
-                instance_sizes
-                    .get(java_lang_class as usize)
-                    .copied()
-                    .unwrap_or(header)
-            } else {
-                0
-            };
-            let mut self_sizes = U64Column::with_capacity(n + 64);
-            let mut undefined_instances = 0u64;
-            for (v, class) in node_classes.iter().enumerate() {
-                let k = class.index();
-                let raw = raw.get(v);
-                let size = match c.nodes.kinds[v] {
-                    // Class objects: their static fields, below.
-                    _ if class_objects.contains(v) => 0,
-                    NodeKind::Array => match elem_size.get(k).copied().unwrap_or(0) {
-                        0 => align(pointer + refsize + 4 + raw * refsize, alignment),
-                        e => align(
-                            align(pointer + refsize + 4, refsize) + raw * e as u64,
-                            alignment,
-                        ),
-                    },
-                    _ => match c.classes.get(k) {
-                        Some(def) if def.node != NONE => align(instance_sizes[k], alignment),
-                        _ => {
-                            undefined_instances += 1;
-                            align(header + raw, alignment)
-                        }
-                    },
-                };
-                self_sizes.push(size);
-            }
-            for def in &c.classes {
-                if def.node != NONE {
-                    let statics = def.static_prim_bytes + def.static_refs as u64 * refsize;
-                    self_sizes.set(
-                        def.node as usize,
-                        align(class_instance + statics, alignment),
-                    );
-                }
-            }
-            let values = values.join().expect("reading strings does not panic");
-            (values, node_names, stored, self_sizes, undefined_instances)
-        });
-    drop(raw);
+            },
+        };
+        self_sizes.push(size);
+    }
+    for def in &c.classes {
+        if def.node != NONE {
+            let statics = def.static_prim_bytes + def.static_refs as u64 * refsize;
+            self_sizes.set(
+                def.node as usize,
+                align(class_instance + statics, alignment),
+            );
+        }
+    }
+    c.nodes.raw = U64Column::new();
     drop(class_objects);
     if undefined_instances > 0 {
         let classes_without_dump = c
@@ -357,7 +341,7 @@ pub(crate) fn build(
 
     // Thread names, string contents, then the root and its groups.
     let mut java_threads = name_threads(&c, &parts, &threads);
-    string_values.apply(&mut parts);
+    name_strings(&c, &mut parts);
     let dangling_roots = add_roots(
         &mut parts,
         &c.roots,
@@ -915,53 +899,45 @@ fn name_threads(c: &Collected, parts: &GraphParts, threads: &[ThreadRoot]) -> Ve
         .collect()
 }
 
-/// The text of `java.lang.String` objects, in a table of its own (made beside the graph's,
-/// on another thread), to be appended to the graph's.
-struct StringValues {
-    table: StringTable,
-    /// Each String node and its text in `table`.
-    named: Vec<(u32, StrId)>,
-}
-
-/// Reads every `java.lang.String`'s text from its `value` array. `string_key`: the String
-/// class and the `value` field's name, when the dump has them.
-fn string_values(
-    c: &Collected,
-    edge_targets: &[NodeId],
-    node_classes: &[ClassId],
-    string_key: Option<(usize, u32)>,
-) -> StringValues {
-    let mut values = StringValues {
-        table: StringTable::new(),
-        named: Vec::new(),
+/// Names each `java.lang.String` by its text and makes it a string node, where the dump's
+/// `value` array is short enough for its contents to have been kept: reports, paths and
+/// the duplicate-string finder then see Java strings as they see V8's.
+fn name_strings(c: &Collected, parts: &mut GraphParts) {
+    let Some(string_class) = parts
+        .classes
+        .iter()
+        .position(|k| parts.strings.get(k.name) == "java.lang.String")
+    else {
+        return;
     };
-    let Some((string_class, value_key)) = string_key else {
-        return values;
-    };
-    let (first_edge, edges) = (&c.nodes.first_edge, &c.edges);
+    let value_key =
+        (0..parts.strings.len() as u32).find(|&s| parts.strings.get(StrId(s)) == "value");
+    let Some(value_key) = value_key else { return };
     // Compact (Latin-1) contents are interned by their bytes, so a repeated String costs a
     // hash and no allocation; UTF-16 ones (rare with compact strings, all of them without)
     // by their text. One dump never mixes the two encodings for the same text.
     let mut by_bytes: FxHashMap<&[u8], StrId> = FxHashMap::default();
     let mut by_text: FxHashMap<String, StrId> = FxHashMap::default();
-    for (v, class) in node_classes.iter().enumerate() {
-        if class.index() != string_class || c.nodes.kinds[v] != NodeKind::Object {
+    for v in 0..parts.node_kinds.len() {
+        if parts.node_classes[v].index() != string_class || parts.node_kinds[v] != NodeKind::Object
+        {
             continue;
         }
-        let value = (first_edge[v] as usize..first_edge[v + 1] as usize)
-            .find(|&e| edges.kinds[e] == EdgeKind::Property && edges.names[e] == value_key)
-            .map(|e| edge_targets[e]);
+        let value = (parts.first_edge[v] as usize..parts.first_edge[v + 1] as usize)
+            .find(|&e| {
+                parts.edge_kinds[e] == EdgeKind::Property && parts.edge_names[e] == value_key
+            })
+            .map(|e| parts.edge_targets[e]);
         let Some((bytes, elem)) = value.and_then(|a| c.short.contents(a.0)) else {
             continue;
         };
         let wide = elem == T_CHAR || c.utf16.binary_search(&(v as u32)).is_ok();
-        let table = &mut values.table;
         let id = if wide {
             let text = decode_string_value(bytes, elem == T_CHAR, true);
             match by_text.get(&text) {
                 Some(&id) => id,
                 None => {
-                    let id = table.push(&text);
+                    let id = parts.strings.push(&text);
                     by_text.insert(text, id);
                     id
                 }
@@ -970,28 +946,14 @@ fn string_values(
             match by_bytes.get(bytes) {
                 Some(&id) => id,
                 None => {
-                    let id = table.push_with(|out| push_latin1(bytes, out));
+                    let id = parts.strings.push_with(|out| push_latin1(bytes, out));
                     by_bytes.insert(bytes, id);
                     id
                 }
             }
         };
-        values.named.push((v as u32, id));
-    }
-    values
-}
-
-impl StringValues {
-    /// Names the String nodes by their text, appended to the graph's strings.
-    fn apply(self, parts: &mut GraphParts) {
-        let base = parts.strings.len() as u32;
-        for i in 0..self.table.len() as u32 {
-            parts.strings.push(self.table.get(StrId(i)));
-        }
-        for (v, id) in self.named {
-            parts.node_names[v as usize] = StrId(base + id.0);
-            parts.node_kinds[v as usize] = NodeKind::String;
-        }
+        parts.node_names[v] = id;
+        parts.node_kinds[v] = NodeKind::String;
     }
 }
 

@@ -102,8 +102,9 @@ struct Search<'a> {
 }
 
 /// How many queued nodes ahead the search asks for memory: the first edge of a node this far
-/// on, the edges of one half as far, the marks of the targets of the next one.
-const AHEAD: usize = 8;
+/// on, the edges of one half as far, the marks and parent slots of the targets of one a sixth
+/// as far (at 2 GB: 2.5 s with the next node's marks only, 1.8 s so).
+const AHEAD: usize = 12;
 
 impl Search<'_> {
     /// Marks the root's own arrival, which has no edge.
@@ -142,9 +143,11 @@ impl Search<'_> {
                 let start = first_edge[half.index()] as usize;
                 graph.prefetch_edge(start);
             }
-            if let Some(&next) = self.queue.front() {
+            if let Some(&next) = self.queue.get(AHEAD / 6) {
                 for e in graph.edges(next) {
-                    self.seen.prefetch(graph.edge_target(e).index());
+                    let t = graph.edge_target(e).index();
+                    self.seen.prefetch(t);
+                    prefetch(&self.parent_edge, t);
                 }
             }
             for e in graph.edges(node) {

@@ -145,28 +145,27 @@ impl Dominators {
         for w in (1..n).rev() {
             let mut s = link[w][0];
             if has_preds.contains(w) {
-                loop {
-                    end -= 1;
-                    if end >= AHEAD {
-                        let ahead = preds[end - AHEAD] & !GROUP_START;
-                        prefetch(&link, ahead as usize);
+                // The group runs from its marked first entry up to `end`.
+                let mut first = end - 1;
+                while preds[first] & GROUP_START == 0 {
+                    first -= 1;
+                }
+                for i in first..end {
+                    if let Some(&ahead) = preds.get(i + AHEAD) {
+                        prefetch(&link, (ahead & !GROUP_START) as usize);
                     }
-                    let mut entry = preds[end];
-                    let v = entry & !GROUP_START;
+                    let v = preds[i] & !GROUP_START;
                     s = s.min(eval(v, w as u32 + 1, &mut link, &mut path));
                     if s == 0 {
                         // Nothing is lower than the root: the rest of the group cannot
-                        // change the semidominator. On a 2 GB Java heap this skips 21 M of
-                        // 35 M evaluations, most of them instances pointing to their class.
-                        while entry & GROUP_START == 0 {
-                            end -= 1;
-                            entry = preds[end];
-                        }
-                    }
-                    if entry & GROUP_START != 0 {
+                        // change the semidominator. On a 2 GB Java heap this leaves 3.1 M of
+                        // 35 M evaluations (14 M when groups were read from their end): the
+                        // big groups are instances pointing to their class object, and one
+                        // of the first instances already leads back to the root.
                         break;
                     }
                 }
+                end = first;
             }
             if !from_root.is_empty() && from_root.contains(w) {
                 s = 0;

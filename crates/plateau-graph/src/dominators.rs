@@ -151,8 +151,8 @@ impl Dominators {
                     first -= 1;
                 }
                 for i in first..end {
-                    if let Some(&ahead) = preds.get(i + AHEAD) {
-                        prefetch(&link, (ahead & !GROUP_START) as usize);
+                    if i + AHEAD < end {
+                        prefetch(&link, (preds[i + AHEAD] & !GROUP_START) as usize);
                     }
                     let v = preds[i] & !GROUP_START;
                     s = s.min(eval(v, w as u32 + 1, &mut link, &mut path));

@@ -174,21 +174,29 @@ pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) 
         .copied()
         .chain(collections.iter().map(|c| c.node))
         .collect();
-    // The path search (which stops once it has reached the rows chosen) and the duplicate
-    // strings on a second core; one dominator tree serves the class table and the
-    // accumulation points.
-    let (tree, paths, mut classes, (dups, duplicate_strings_wasted)) =
+    let is_suspect =
+        |node: NodeId| dom.retained_size(node) as f64 >= SUSPECT_SHARE * graph.total_size() as f64;
+    // The path search (which stops once it has reached the rows chosen) on a second core; on
+    // this one the dominator tree (8 bytes a node) serves the class table and the
+    // accumulation points and is dropped before the duplicate strings are counted, so the
+    // three never hold memory at once.
+    let (paths, mut classes, accumulations, (dups, duplicate_strings_wasted)) =
         std::thread::scope(|scope| {
-            let other_core = scope.spawn(|| {
-                let paths = RetainerPaths::compute_to(graph, &targets);
-                (paths, duplicate_strings(graph, options.top))
-            });
+            let paths = scope.spawn(|| RetainerPaths::compute_to(graph, &targets));
             let tree = dom.tree();
             let classes = class_rows(graph, class_histogram_with(graph, dom, &tree));
-            let (paths, dups) = other_core
+            let accumulations: Vec<Option<Accumulation>> = top_nodes
+                .iter()
+                .map(|&node| {
+                    is_suspect(node).then(|| accumulation_point(graph, dom, &tree, node, redaction))
+                })
+                .collect();
+            drop(tree);
+            let dups = duplicate_strings(graph, options.top);
+            let paths = paths
                 .join()
                 .expect("the retainer-path search does not panic");
-            (tree, paths, classes, dups)
+            (paths, classes, accumulations, dups)
         });
     for c in &mut classes {
         c.name = redaction.class(&c.name);
@@ -198,14 +206,11 @@ pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) 
             .cmp(&a.retained_size)
             .then_with(|| a.name.cmp(&b.name))
     });
-    let is_suspect =
-        |node: NodeId| dom.retained_size(node) as f64 >= SUSPECT_SHARE * graph.total_size() as f64;
     let top_retainers = top_nodes
         .into_iter()
-        .map(|node| {
+        .zip(accumulations)
+        .map(|(node, accumulation)| {
             let kind = graph.kind(node);
-            let accumulation =
-                is_suspect(node).then(|| accumulation_point(graph, dom, &tree, node, redaction));
             TopObject {
                 node,
                 object_id: graph.object_id(node),
@@ -236,7 +241,6 @@ pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) 
             collection: c,
         })
         .collect();
-    drop(tree);
     drop(paths);
     let duplicate_strings = dups
         .into_iter()

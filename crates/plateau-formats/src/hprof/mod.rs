@@ -172,23 +172,13 @@ pub fn read<R: Read + Send>(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Parsed<HprofDump>, FormatError> {
     crate::with_source(reader, |source, consumed| {
-        read_source(source, consumed, options, progress)
-    })
-}
-
-/// [`read`] from the source [`crate::with_source`] made.
-fn read_source<'a>(
-    source: Box<dyn Read + 'a>,
-    consumed: Box<dyn Fn() -> u64 + 'a>,
-    options: &HprofOptions,
-    progress: &'a mut dyn FnMut(u64),
-) -> Result<Parsed<HprofDump>, FormatError> {
-    let input = input::Input::new(source, options.buffer_size, progress, consumed);
-    let mut warnings = Vec::new();
-    let collected = reader::collect(input, options, &mut warnings)?;
-    let dump = build::build(collected, options, &mut warnings)?;
-    Ok(Parsed {
-        value: dump,
-        warnings,
+        let input = input::Input::new(source, options.buffer_size, progress, consumed);
+        let mut warnings = Vec::new();
+        let collected = reader::collect(input, options, &mut warnings)?;
+        let dump = build::build(collected, options, &mut warnings)?;
+        Ok(Parsed {
+            value: dump,
+            warnings,
+        })
     })
 }

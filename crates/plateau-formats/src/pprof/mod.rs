@@ -160,31 +160,21 @@ pub fn read<R: Read + Send>(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Parsed<PprofProfile>, FormatError> {
     crate::with_source(reader, |source, consumed| {
-        read_source(source, consumed, options, progress)
-    })
-}
-
-/// [`read`] from the source [`crate::with_source`] made.
-fn read_source<'a>(
-    source: Box<dyn Read + 'a>,
-    consumed: Box<dyn Fn() -> u64 + 'a>,
-    options: &PprofOptions,
-    progress: &'a mut dyn FnMut(u64),
-) -> Result<Parsed<PprofProfile>, FormatError> {
-    let mut input = Input::new(source, options.buffer_size.max(64), progress, consumed);
-    let raw = decode::decode(&mut input)?;
-    if input.cut_short() {
-        return Err(FormatError::Truncated {
-            offset: input.offset(),
-            context: "the gzip stream (it ends before its trailer)".to_string(),
-        });
-    }
-    input.finish_progress();
-    let mut warnings = Vec::new();
-    let profile = build::build(raw, options, &mut warnings)?;
-    Ok(Parsed {
-        value: profile,
-        warnings,
+        let mut input = Input::new(source, options.buffer_size.max(64), progress, consumed);
+        let raw = decode::decode(&mut input)?;
+        if input.cut_short() {
+            return Err(FormatError::Truncated {
+                offset: input.offset(),
+                context: "the gzip stream (it ends before its trailer)".to_string(),
+            });
+        }
+        input.finish_progress();
+        let mut warnings = Vec::new();
+        let profile = build::build(raw, options, &mut warnings)?;
+        Ok(Parsed {
+            value: profile,
+            warnings,
+        })
     })
 }
 

@@ -108,89 +108,79 @@ pub fn read<R: Read + Send>(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Parsed<TracemallocDump>, FormatError> {
     crate::with_source(reader, |source, consumed| {
-        read_source(source, consumed, options, progress)
-    })
-}
-
-/// [`read`] from the source [`crate::with_source`] made.
-fn read_source<'a>(
-    source: Box<dyn Read + 'a>,
-    consumed: Box<dyn Fn() -> u64 + 'a>,
-    options: &TracemallocOptions,
-    progress: &'a mut dyn FnMut(u64),
-) -> Result<Parsed<TracemallocDump>, FormatError> {
-    let input = Input::new(source, options.buffer_size.max(64), progress, consumed);
-    let builder = ProfileBuilder::new(
-        Producer::Tracemalloc,
-        vec![
-            ValueType::new("size", "bytes"),
-            ValueType::new("count", "count"),
-        ],
-    );
-    let mut m = Machine::new(input, builder);
-    let mut warnings = Vec::new();
-    m.header()?;
-    let (root, stop_at) = m.run()?;
-    let bytes_read = m.input.offset();
-    if !m.stack.is_empty() {
-        warnings.push(format!(
-            "{} value(s) left on the pickle stack under the snapshot at STOP were ignored \
-             (as Python's pickle.load ignores them)",
-            m.stack.len()
-        ));
-    }
-    let traceback_limit = validate(&mut m, root, stop_at, &mut warnings)?;
-    if m.input.fill(1)? {
-        warnings.push(format!(
-            "bytes after the pickle's STOP opcode (from byte {bytes_read}) were ignored, as \
-             Python's Snapshot.load ignores them"
-        ));
-    }
-    if m.input.cut_short() {
-        warnings.push(format!(
-            "the compressed stream ends early (after {} bytes of pickle), past the pickle's \
-             STOP: the snapshot itself is complete",
-            m.input.offset() + m.input.available() as u64
-        ));
-    }
-    m.input.finish_progress();
-    if m.bad_utf8 > 0 {
-        warnings.push(format!(
-            "{} string(s) were not valid UTF-8 (file names with undecodable bytes, written as \
-             lone surrogates); their invalid bytes read as U+FFFD",
-            m.bad_utf8
-        ));
-    }
-
-    let stats = &m.stats;
-    let mut meta = TracemallocMeta {
-        protocol: m.protocol,
-        layout: stats.layout,
-        traces: stats.traces,
-        total_size: stats.total_size.max(0) as u64,
-        traceback_limit,
-        truncated_traces: stats.truncated,
-        foreign_domain_traces: stats.foreign_domain,
-        tracebacks: 0,
-        bytes_read,
-    };
-    let Machine { mut builder, .. } = m;
-    {
-        let p = builder.meta();
-        p.default_value = 0;
-        p.traceback_limit = Some(traceback_limit);
-        if meta.truncated_traces > 0 {
-            p.comments.push(format!(
-                "{} of {} traces had deeper stacks than the traceback_limit of {} frames kept",
-                meta.truncated_traces, meta.traces, traceback_limit
+        let input = Input::new(source, options.buffer_size.max(64), progress, consumed);
+        let builder = ProfileBuilder::new(
+            Producer::Tracemalloc,
+            vec![
+                ValueType::new("size", "bytes"),
+                ValueType::new("count", "count"),
+            ],
+        );
+        let mut m = Machine::new(input, builder);
+        let mut warnings = Vec::new();
+        m.header()?;
+        let (root, stop_at) = m.run()?;
+        let bytes_read = m.input.offset();
+        if !m.stack.is_empty() {
+            warnings.push(format!(
+                "{} value(s) left on the pickle stack under the snapshot at STOP were ignored \
+                 (as Python's pickle.load ignores them)",
+                m.stack.len()
             ));
         }
-    }
-    let profile = builder.finish();
-    meta.tracebacks = profile.samples().len() as u64;
-    Ok(Parsed {
-        value: TracemallocDump { profile, meta },
-        warnings,
+        let traceback_limit = validate(&mut m, root, stop_at, &mut warnings)?;
+        if m.input.fill(1)? {
+            warnings.push(format!(
+                "bytes after the pickle's STOP opcode (from byte {bytes_read}) were ignored, as \
+                 Python's Snapshot.load ignores them"
+            ));
+        }
+        if m.input.cut_short() {
+            warnings.push(format!(
+                "the compressed stream ends early (after {} bytes of pickle), past the pickle's \
+                 STOP: the snapshot itself is complete",
+                m.input.offset() + m.input.available() as u64
+            ));
+        }
+        m.input.finish_progress();
+        if m.bad_utf8 > 0 {
+            warnings.push(format!(
+                "{} string(s) were not valid UTF-8 (file names with undecodable bytes, written as \
+                 lone surrogates); their invalid bytes read as U+FFFD",
+                m.bad_utf8
+            ));
+        }
+
+        let stats = &m.stats;
+        let mut meta = TracemallocMeta {
+            protocol: m.protocol,
+            layout: stats.layout,
+            traces: stats.traces,
+            total_size: stats.total_size.max(0) as u64,
+            traceback_limit,
+            truncated_traces: stats.truncated,
+            foreign_domain_traces: stats.foreign_domain,
+            tracebacks: 0,
+            bytes_read,
+        };
+        let Machine { mut builder, .. } = m;
+        {
+            let p = builder.meta();
+            p.default_value = 0;
+            p.traceback_limit = Some(traceback_limit);
+            if meta.truncated_traces > 0 {
+                p.comments.push(format!(
+                    "{} of {} traces had deeper stacks than the traceback_limit of {} frames kept",
+                    meta.truncated_traces, meta.traces, traceback_limit
+                ));
+            }
+        }
+        let profile = builder.finish();
+        meta.tracebacks = profile.samples().len() as u64;
+        Ok(Parsed {
+            value: TracemallocDump { profile, meta },
+            warnings,
+        })
     })
 }
 

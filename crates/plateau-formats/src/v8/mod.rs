@@ -134,27 +134,17 @@ pub fn read<R: Read + Send>(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Parsed<V8Snapshot>, FormatError> {
     crate::with_source(reader, |source, consumed| {
-        read_source(source, consumed, options, progress)
-    })
-}
-
-/// [`read`] from the source [`crate::with_source`] made.
-fn read_source<'a>(
-    source: Box<dyn Read + 'a>,
-    consumed: Box<dyn Fn() -> u64 + 'a>,
-    options: &ReadOptions,
-    progress: &'a mut dyn FnMut(u64),
-) -> Result<Parsed<V8Snapshot>, FormatError> {
-    let mut input = Input::new(source, options.buffer_size, progress, consumed);
-    let mut warnings = Vec::new();
-    let raw = read_arrays(&mut input, options, &mut warnings)?;
-    let bytes_read = input.offset();
-    drop(input);
-    let mut snapshot = build(raw, options, &mut warnings)?;
-    snapshot.meta.bytes_read = bytes_read;
-    Ok(Parsed {
-        value: snapshot,
-        warnings,
+        let mut input = Input::new(source, options.buffer_size, progress, consumed);
+        let mut warnings = Vec::new();
+        let raw = read_arrays(&mut input, options, &mut warnings)?;
+        let bytes_read = input.offset();
+        drop(input);
+        let mut snapshot = build(raw, options, &mut warnings)?;
+        snapshot.meta.bytes_read = bytes_read;
+        Ok(Parsed {
+            value: snapshot,
+            warnings,
+        })
     })
 }
 

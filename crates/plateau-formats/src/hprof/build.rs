@@ -7,7 +7,7 @@
 //! the 4-byte column the reader filled (heaps below 32 GB), so the peak is the graph's own
 //! columns plus the index, the name keys and the short-array store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use rustc_hash::FxHashMap;
 
@@ -20,11 +20,11 @@ use super::collections;
 use super::index::IdIndex;
 use super::names::{decode_string_value, java_class_name, push_latin1, push_modified_utf8};
 use super::reader::{
-    compute_layout, decode_id, encode_id, id_at, type_size, ClassName, Collected, EdgeColumns,
-    NameKey, Root, KEY_CLASS, NONE, ROOT_DEBUGGER, ROOT_FINALIZING, ROOT_INTERNED_STRING,
-    ROOT_JAVA_FRAME, ROOT_JNI_GLOBAL, ROOT_JNI_LOCAL, ROOT_JNI_MONITOR, ROOT_MONITOR_USED,
-    ROOT_NATIVE_STACK, ROOT_REFERENCE_CLEANUP, ROOT_STICKY_CLASS, ROOT_THREAD_BLOCK,
-    ROOT_THREAD_OBJECT, ROOT_UNKNOWN, ROOT_VM_INTERNAL, T_CHAR, T_OBJECT, UNREACHABLE,
+    compute_layout, decode_id, encode_id, id_at, type_size, ClassName, Collected, NameKey, Root,
+    KEY_CLASS, NONE, ROOT_DEBUGGER, ROOT_FINALIZING, ROOT_INTERNED_STRING, ROOT_JAVA_FRAME,
+    ROOT_JNI_GLOBAL, ROOT_JNI_LOCAL, ROOT_JNI_MONITOR, ROOT_MONITOR_USED, ROOT_NATIVE_STACK,
+    ROOT_REFERENCE_CLEANUP, ROOT_STICKY_CLASS, ROOT_THREAD_BLOCK, ROOT_THREAD_OBJECT, ROOT_UNKNOWN,
+    ROOT_VM_INTERNAL, T_CHAR, T_OBJECT, UNREACHABLE,
 };
 use super::{HprofDump, HprofMeta, HprofOptions, JavaThread};
 use crate::FormatError;
@@ -118,10 +118,7 @@ pub(crate) fn build(
     c.utf16.sort_unstable();
     let threads = thread_roots(&mut c, &index, &mut late);
     hold_classes(&mut c, &index, &mut late);
-    if !late.is_empty() {
-        merge_late(&mut c.nodes.first_edge, &mut c.edges, late);
-    }
-    let (edge_targets, dangling) = resolve(&mut c, &index, n);
+    let (edge_targets, dangling) = resolve(&mut c, &index, late);
     let root_nodes: Vec<Option<u32>> = c
         .roots
         .iter()
@@ -681,51 +678,11 @@ fn frame_text(c: &Collected, frame_id: u64) -> Option<String> {
     Some(format!("{class}.{}({place})", text(f.method)))
 }
 
-/// Inserts edges after the edges their source already has, moving edges right in place
-/// (from the last node backwards) instead of copying the columns.
-fn merge_late(first_edge: &mut [u32], edges: &mut EdgeColumns, mut late: Vec<Late>) {
-    late.sort_by_key(|l| l.src);
-    let n = first_edge.len() - 1;
-    let old_total = edges.kinds.len();
-    let extra = late.len();
-    edges.kinds.resize(old_total + extra, EdgeKind::Internal);
-    edges.names.resize(old_total + extra, 0);
-    for _ in 0..extra {
-        edges.targets.push(0);
-    }
-    let mut write = old_total + extra;
-    let mut li = extra;
-    let mut old_end = old_total;
-    for node in (0..n).rev() {
-        let old_start = first_edge[node] as usize;
-        let new_end = write;
-        while li > 0 && late[li - 1].src as usize == node {
-            li -= 1;
-            write -= 1;
-            let l = &late[li];
-            edges.kinds[write] = l.kind;
-            edges.names[write] = l.name;
-            edges.targets.set(write, l.target);
-        }
-        for j in (old_start..old_end).rev() {
-            write -= 1;
-            edges.kinds[write] = edges.kinds[j];
-            edges.names[write] = edges.names[j];
-            let t = edges.targets.get(j);
-            edges.targets.set(write, t);
-        }
-        first_edge[node + 1] = new_end as u32;
-        old_end = old_start;
-    }
-    first_edge[0] = 0;
-    debug_assert_eq!(write, 0);
-}
-
-/// Turns raw target ids into nodes, in place, dropping references to ids no object has.
-/// The lookups (a third of the build) run on two threads; the compaction after them is one
-/// sequential pass.
-fn resolve(c: &mut Collected, index: &IdIndex, n: usize) -> (Vec<NodeId>, u64) {
-    const MISSING: u32 = u32::MAX;
+/// Turns raw target ids into nodes, in place, dropping references to ids no object has,
+/// and inserts the late edges after their source's own. The lookups (a third of the build)
+/// run on two threads; the compaction and the insertion are one sequential pass.
+fn resolve(c: &mut Collected, index: &IdIndex, mut late: Vec<Late>) -> (Vec<NodeId>, u64) {
+    const MISSING: u32 = Compaction::MISSING;
     let ids = &c.nodes.ids;
     // Targets and the id column are both encoded: compared as they are.
     let lookup = |raw: u64| index.get(ids, raw).unwrap_or(MISSING);
@@ -742,7 +699,7 @@ fn resolve(c: &mut Collected, index: &IdIndex, n: usize) -> (Vec<NodeId>, u64) {
             targets[i] = lookup(targets[i] as u64);
         }
     };
-    let mut out: Vec<u32> = match std::mem::take(&mut c.edges.targets) {
+    let out: Vec<u32> = match std::mem::take(&mut c.edges.targets) {
         U64Column::Narrow(mut v) => {
             let half = v.len() / 2;
             let (a, b) = v.split_at_mut(half);
@@ -765,37 +722,171 @@ fn resolve(c: &mut Collected, index: &IdIndex, n: usize) -> (Vec<NodeId>, u64) {
             out
         }
     };
-    let first_edge = &mut c.nodes.first_edge;
-    let edges = &mut c.edges;
-    let mut dangling = 0u64;
-    let mut w = 0usize;
+    // Stable: late edges keep their order within a source.
+    late.sort_by_key(|l| l.src);
+    let late_targets: Vec<u32> = late.iter().map(|l| lookup(l.target)).collect();
+
+    let late: Vec<(u32, EdgeKind, u32, u32)> = late
+        .iter()
+        .zip(late_targets)
+        .map(|(l, t)| (l.src, l.kind, l.name, t))
+        .collect();
+    let (targets, kinds, names, dangling) = compact_edges(
+        &mut c.nodes.first_edge,
+        out,
+        std::mem::take(&mut c.edges.kinds),
+        std::mem::take(&mut c.edges.names),
+        &late,
+    );
+    c.edges.kinds = kinds;
+    c.edges.names = names;
+    // Same size and alignment: collected in place.
+    let targets: Vec<NodeId> = targets.into_iter().map(NodeId).collect();
+    (targets, dangling)
+}
+
+/// Whether a reference to no object is reported as dangling: a `<class>` edge to a class
+/// never dumped is reported with the undefined classes instead.
+#[inline]
+fn counts_as_dangling(kind: EdgeKind, name: u32) -> bool {
+    !(kind == EdgeKind::Internal && name == KEY_CLASS)
+}
+
+/// Drops the edges whose target is [`Compaction::MISSING`] and inserts `late` edges
+/// (`(source, kind, name, target)`, sorted by source) after their source's own, in one pass
+/// over the columns. Returns the columns and how many references count as dangling.
+fn compact_edges(
+    first_edge: &mut [u32],
+    targets: Vec<u32>,
+    kinds: Vec<EdgeKind>,
+    names: Vec<u32>,
+    late: &[(u32, EdgeKind, u32, u32)],
+) -> (Vec<u32>, Vec<EdgeKind>, Vec<u32>, u64) {
+    let n = first_edge.len() - 1;
+    let old_total = targets.len();
+    let mut pass = Compaction {
+        old_total,
+        targets,
+        kinds,
+        names,
+        pending: VecDeque::new(),
+        read: 0,
+        write: 0,
+        dangling: 0,
+    };
+    pass.targets
+        .resize(old_total + late.len(), Compaction::MISSING);
+    pass.kinds
+        .resize(old_total + late.len(), EdgeKind::Internal);
+    pass.names.resize(old_total + late.len(), 0);
     let mut old_start = first_edge[0] as usize;
+    let mut next_late = 0;
     for node in 0..n {
         let old_end = first_edge[node + 1] as usize;
-        first_edge[node] = w as u32;
-        for e in old_start..old_end {
-            match out[e] {
-                // A `<class>` edge to a class never dumped is reported with the
-                // undefined classes.
-                MISSING if edges.kinds[e] == EdgeKind::Internal && edges.names[e] == KEY_CLASS => {}
-                MISSING => dangling += 1,
-                t => {
-                    out[w] = t;
-                    edges.kinds[w] = edges.kinds[e];
-                    edges.names[w] = edges.names[e];
-                    w += 1;
-                }
+        first_edge[node] = pass.write as u32;
+        if pass.pending.is_empty() {
+            pass.compact(old_start..old_end);
+        } else {
+            for _ in old_start..old_end {
+                let (t, kind, name) = pass.next();
+                pass.keep(t, kind, name);
             }
+        }
+        while let Some(&(_, kind, name, target)) =
+            late.get(next_late).filter(|l| l.0 as usize == node)
+        {
+            pass.keep(target, kind, name);
+            next_late += 1;
         }
         old_start = old_end;
     }
-    first_edge[n] = w as u32;
-    out.truncate(w);
-    edges.kinds.truncate(w);
-    edges.names.truncate(w);
-    // Same size and alignment: collected in place.
-    let targets: Vec<NodeId> = out.into_iter().map(NodeId).collect();
-    (targets, dangling)
+    debug_assert!(pass.pending.is_empty() && next_late == late.len());
+    let Compaction {
+        mut targets,
+        mut kinds,
+        mut names,
+        write,
+        dangling,
+        ..
+    } = pass;
+    first_edge[n] = write as u32;
+    targets.truncate(write);
+    kinds.truncate(write);
+    names.truncate(write);
+    (targets, kinds, names, dangling)
+}
+
+/// The one pass of [`compact_edges`] over the edge columns: edges are read in order and written
+/// back kept or dropped, late ones in between.
+struct Compaction {
+    targets: Vec<u32>,
+    kinds: Vec<EdgeKind>,
+    names: Vec<u32>,
+    /// Edges before this were in the columns at the start.
+    old_total: usize,
+    /// Once late edges are written the write cursor can run ahead of the read cursor: the
+    /// edges it would overwrite wait here (never more than there are late edges).
+    pending: VecDeque<(u32, EdgeKind, u32)>,
+    read: usize,
+    write: usize,
+    dangling: u64,
+}
+
+impl Compaction {
+    const MISSING: u32 = u32::MAX;
+
+    #[inline]
+    fn next(&mut self) -> (u32, EdgeKind, u32) {
+        self.pending.pop_front().unwrap_or_else(|| {
+            let r = self.read;
+            self.read += 1;
+            (self.targets[r], self.kinds[r], self.names[r])
+        })
+    }
+
+    /// Edges `range` when none are waiting: reads stay at or ahead of writes.
+    #[inline]
+    fn compact(&mut self, range: std::ops::Range<usize>) {
+        // (Past the last edge read, writes of late edges may run ahead on empty ranges.)
+        debug_assert!(self.read == range.start && (range.is_empty() || self.write <= self.read));
+        let (targets, kinds, names) = (&mut self.targets, &mut self.kinds, &mut self.names);
+        let mut w = self.write;
+        let mut dangling = 0;
+        for e in range.clone() {
+            let t = targets[e];
+            if t == Self::MISSING {
+                dangling += counts_as_dangling(kinds[e], names[e]) as u64;
+            } else {
+                targets[w] = t;
+                kinds[w] = kinds[e];
+                names[w] = names[e];
+                w += 1;
+            }
+        }
+        self.write = w;
+        self.dangling += dangling;
+        self.read = range.end;
+    }
+
+    #[inline]
+    fn keep(&mut self, target: u32, kind: EdgeKind, name: u32) {
+        match target {
+            Self::MISSING => self.dangling += counts_as_dangling(kind, name) as u64,
+            t => {
+                let w = self.write;
+                while self.read <= w && self.read < self.old_total {
+                    let r = self.read;
+                    self.pending
+                        .push_back((self.targets[r], self.kinds[r], self.names[r]));
+                    self.read += 1;
+                }
+                self.targets[w] = t;
+                self.kinds[w] = kind;
+                self.names[w] = name;
+                self.write += 1;
+            }
+        }
+    }
 }
 
 /// MAT's unaligned instance size S(C) of every class: the header for a root class, then
@@ -1052,4 +1143,74 @@ fn shrink(p: &mut GraphParts) {
     p.edge_kinds.shrink_to_fit();
     p.edge_names.shrink_to_fit();
     p.edge_targets.shrink_to_fit();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: u32 = Compaction::MISSING;
+
+    /// The columns rebuilt edge by edge into new vectors: what the in-place pass must equal.
+    fn copy_compacted(
+        first_edge: &[u32],
+        targets: &[u32],
+        kinds: &[EdgeKind],
+        names: &[u32],
+        late: &[(u32, EdgeKind, u32, u32)],
+    ) -> (Vec<u32>, Vec<u32>, Vec<EdgeKind>, Vec<u32>, u64) {
+        let (mut f, mut t, mut k, mut nm, mut dangling) = (vec![0], vec![], vec![], vec![], 0);
+        for node in 0..first_edge.len() - 1 {
+            let own = (first_edge[node]..first_edge[node + 1])
+                .map(|e| e as usize)
+                .map(|e| (targets[e], kinds[e], names[e]));
+            let extra = late
+                .iter()
+                .filter(|l| l.0 as usize == node)
+                .map(|l| (l.3, l.1, l.2));
+            for (target, kind, name) in own.chain(extra) {
+                if target == M {
+                    dangling += counts_as_dangling(kind, name) as u64;
+                } else {
+                    t.push(target);
+                    k.push(kind);
+                    nm.push(name);
+                }
+            }
+            f.push(t.len() as u32);
+        }
+        (f, t, k, nm, dangling)
+    }
+
+    #[test]
+    fn compaction_drops_missing_and_inserts_late_edges_in_place() {
+        let p = EdgeKind::Property;
+        let i = EdgeKind::Internal;
+        // Node 0: two edges, one missing; node 1: none; node 2: three; node 3: a missing
+        // `<class>` edge (not dangling) and one more.
+        let first_edge = vec![0, 2, 2, 5, 7];
+        let targets = vec![10, M, 11, 12, 13, M, 14];
+        let kinds = vec![p, p, p, p, p, i, p];
+        let names = vec![1, 2, 3, 4, 5, KEY_CLASS, 6];
+        // More late edges early than dropped ones, so writes overtake reads.
+        let cases: Vec<Vec<(u32, EdgeKind, u32, u32)>> = vec![
+            vec![],
+            vec![(0, i, 9, 20), (0, i, 9, 21), (0, i, 9, 22), (1, i, 9, 23)],
+            vec![(1, i, 9, 23), (2, i, 9, M), (3, i, 9, 24)],
+            vec![(3, i, 9, 25)],
+        ];
+        for late in cases {
+            let expected = copy_compacted(&first_edge, &targets, &kinds, &names, &late);
+            let mut f = first_edge.clone();
+            let (t, k, nm, dangling) =
+                compact_edges(&mut f, targets.clone(), kinds.clone(), names.clone(), &late);
+            assert_eq!((f, t, k, nm, dangling), expected, "late edges {late:?}");
+        }
+        // Nothing dropped, late edges on the last node: writes run past the old columns.
+        let late = vec![(0, i, 9, 30), (1, i, 9, 31), (1, i, 9, 32)];
+        let expected = copy_compacted(&[0, 1, 2], &[5, 6], &[p, p], &[1, 2], &late);
+        let mut f = vec![0, 1, 2];
+        let got = compact_edges(&mut f, vec![5, 6], vec![p, p], vec![1, 2], &late);
+        assert_eq!((f, got.0, got.1, got.2, got.3), expected);
+    }
 }

@@ -724,12 +724,9 @@ fn resolve(c: &mut Collected, index: &IdIndex, mut late: Vec<Late>) -> (Vec<Node
     };
     // Stable: late edges keep their order within a source.
     late.sort_by_key(|l| l.src);
-    let late_targets: Vec<u32> = late.iter().map(|l| lookup(l.target)).collect();
-
     let late: Vec<(u32, EdgeKind, u32, u32)> = late
         .iter()
-        .zip(late_targets)
-        .map(|(l, t)| (l.src, l.kind, l.name, t))
+        .map(|l| (l.src, l.kind, l.name, lookup(l.target)))
         .collect();
     let (targets, kinds, names, dangling) = compact_edges(
         &mut c.nodes.first_edge,

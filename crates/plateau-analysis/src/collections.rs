@@ -118,8 +118,13 @@ pub fn largest_collections(graph: &HeapGraph, dom: &Dominators, top: usize) -> V
     let listeners = listener_arrays(graph, &tags);
     let mut largest = TopK::new(top);
     for node in graph.nodes() {
+        let retained = dom.retained_size(node);
+        // The kind is the same for every node in the tie-break, so any works for the test.
+        if !largest.admits(retained, &(node, 0)) {
+            continue;
+        }
         if let Some(kind) = collection_kind(graph, &tags, &listeners, node) {
-            largest.push(dom.retained_size(node), (node, kind as u8));
+            largest.push(retained, (node, kind as u8));
         }
     }
     largest

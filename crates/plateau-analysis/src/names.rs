@@ -73,16 +73,27 @@ impl<T: Ord> TopK<T> {
         }
     }
 
+    /// Whether [`push`](Self::push) would keep `(key, item)` now: lets a caller skip
+    /// working out whether a node qualifies at all when it would be dropped anyway.
+    #[inline]
+    pub(crate) fn admits(&self, key: u64, item: &T) -> bool {
+        if self.heap.len() < self.k {
+            return true;
+        }
+        match self.heap.peek() {
+            None => false,
+            Some(smallest) => {
+                key > smallest.0 .0 || (key == smallest.0 .0 && *item < smallest.0 .1 .0)
+            }
+        }
+    }
+
     #[inline]
     pub(crate) fn push(&mut self, key: u64, item: T) {
-        if self.k == 0 {
+        if !self.admits(key, &item) {
             return;
         }
         if self.heap.len() == self.k {
-            let smallest = &self.heap.peek().expect("k > 0").0;
-            if key < smallest.0 || (key == smallest.0 && item >= smallest.1 .0) {
-                return;
-            }
             self.heap.pop();
         }
         self.heap
@@ -112,5 +123,20 @@ mod tests {
             top.push(key, item);
         }
         assert_eq!(top.into_sorted(), vec![(9, 'a'), (9, 'b'), (7, 'd')]);
+    }
+
+    #[test]
+    fn admits_exactly_what_push_would_keep() {
+        let mut top = TopK::new(2);
+        assert!(top.admits(0, &'z'));
+        top.push(5, 'b');
+        top.push(7, 'c');
+        // Full: the smallest kept is (5, 'b'); ties go to the smaller item.
+        assert!(!top.admits(4, &'a'));
+        assert!(!top.admits(5, &'b'));
+        assert!(!top.admits(5, &'c'));
+        assert!(top.admits(5, &'a'));
+        assert!(top.admits(6, &'z'));
+        assert!(!TopK::<char>::new(0).admits(u64::MAX, &'a'));
     }
 }

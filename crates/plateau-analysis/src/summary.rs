@@ -286,8 +286,12 @@ fn top_retainers(graph: &HeapGraph, dom: &Dominators, top: usize) -> Vec<NodeId>
             && !graph.name(n).starts_with("system / ")
     };
     let mut pool = TopK::new((top * 8).max(64));
-    for node in graph.nodes().filter(|&n| is_candidate(n)) {
-        pool.push(dom.retained_size(node), node);
+    for node in graph.nodes() {
+        let retained = dom.retained_size(node);
+        // The size test first: it rules out nearly every node without reading its name.
+        if pool.admits(retained, &node) && is_candidate(node) {
+            pool.push(retained, node);
+        }
     }
     let candidates: Vec<NodeId> = pool.into_sorted().into_iter().map(|(_, n)| n).collect();
 

@@ -14,6 +14,12 @@ impl BitSet {
         }
     }
 
+    /// The bits, 64 to a word, lowest index in the lowest bit.
+    #[inline]
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
     /// A set over `0..len` with every bit set.
     pub fn full(len: usize) -> Self {
         let mut set = BitSet {

@@ -2,16 +2,14 @@
 //! Algorithms for Dominators and Related Problems", 2005; the variant LLVM and LeakCanary use):
 //! an iterative DFS, semidominators by path-compressed evaluation, then immediate dominators as
 //! nearest common ancestors in the DFS tree. Near-linear time, no recursion, and about 24 bytes
-//! per node plus 4 per retaining edge that is not a DFS-tree edge while it runs.
+//! per node plus 4 per retaining edge into a node that two or more of them point to while it
+//! runs.
 //!
 //! What counts as "reachable" follows Chrome DevTools, so retained sizes agree with it:
 //! only retaining edges are followed from the root; a node that no retaining edge reaches at
 //! all (held only weakly) hangs directly off the root, and so does anything left over after
 //! that (cycles held only by each other). Formally the tree is the dominator tree of the graph
 //! of retaining edges plus a virtual edge root -> v for each such node v.
-
-use std::ops::Range;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use crate::{prefetch, BitSet, EdgeId, HeapGraph, NodeId, U64Column};
 
@@ -32,14 +30,11 @@ pub struct Dominators {
     weak_only_count: usize,
 }
 
-/// What [`Dominators::compute_with`] computes, and how it trades memory for time.
+/// What [`Dominators::compute_with`] computes beyond the tree and retained sizes.
 #[derive(Clone, Debug, Default)]
 pub struct DominatorOptions {
     /// Also count the objects in each node's dominator subtree (4 bytes a node).
     pub subtree_counts: bool,
-    /// Keep the DFS numbering through the semidominator loop (8 bytes a node more at the
-    /// peak) instead of running the DFS a second time: about 15% faster.
-    pub keep_numbering: bool,
 }
 
 /// Below this many edges everything runs on one thread: a thread costs more than it saves.
@@ -72,15 +67,15 @@ impl Dominators {
     /// Computes the dominator tree of `graph` from its root.
     ///
     /// Memory is the constraint on big heaps, so the phases are arranged to keep few
-    /// node-sized arrays alive at once: the DFS is run twice (the second run rebuilds the
-    /// numbering and tree the first one had, after the semidominator loop freed its arrays),
-    /// and predecessor groups are delimited by a marker bit instead of an index array.
+    /// node-sized arrays alive at once: only nodes two or more edges point to get a
+    /// predecessor list, the lists are delimited by a marker bit, and the DFS numbers are
+    /// dropped once the lists are renumbered.
     pub fn compute(graph: &HeapGraph) -> Dominators {
         Self::compute_with(graph, &DominatorOptions::default())
     }
 
     /// [`compute`](Self::compute) with options: subtree counts (the snapshot diff wants
-    /// them), and speed over memory.
+    /// them).
     pub fn compute_with(graph: &HeapGraph, options: &DominatorOptions) -> Dominators {
         let threads = if graph.edge_count() < PARALLEL_MIN_EDGES {
             1
@@ -96,7 +91,17 @@ impl Dominators {
         let n = graph.node_count();
         let root = graph.root();
 
-        let mut numbering = Numbering::run(graph);
+        // The predecessor lists do not depend on the numbering, so they are gathered on a
+        // second core while the DFS (one long dependent walk) runs on this one.
+        let (numbering, preds) = if threads > 1 {
+            std::thread::scope(|scope| {
+                let preds = scope.spawn(|| Predecessors::build(graph));
+                let numbering = Numbering::run(graph);
+                (numbering, preds.join().expect("predecessor lists"))
+            })
+        } else {
+            (Numbering::run(graph), Predecessors::build(graph))
+        };
         let strongly_reached = numbering.strongly_reached as u32;
         // By DFS number rather than through `vertex`: a sequential scan instead of scattered
         // writes.
@@ -116,15 +121,13 @@ impl Dominators {
                 }
             }
         }
-        let kept_vertex = if options.keep_numbering {
-            std::mem::take(&mut numbering.vertex)
-        } else {
-            numbering.vertex = Vec::new();
-            Vec::new()
-        };
-        let Numbering { pre, parent, .. } = numbering;
-
-        let Predecessors { preds, has_preds } = Predecessors::build(graph, &pre, &parent, threads);
+        let Numbering {
+            pre,
+            vertex,
+            parent,
+            ..
+        } = numbering;
+        let groups = preds.renumber(&pre, threads);
         drop(pre);
 
         // Semidominators, in decreasing DFS order. `link[v]` is `[ancestor, best]`: the
@@ -133,39 +136,36 @@ impl Dominators {
         // Keeping the two side by side, and the semidominator itself rather than the vertex
         // that has it, makes an evaluation step touch one cache line instead of three.
         let mut link: Vec<[u32; 2]> = parent.iter().zip(0..).map(|(&p, v)| [p, v]).collect();
-        let kept_parent = if options.keep_numbering {
-            parent
-        } else {
-            drop(parent);
-            Vec::new()
-        };
         let mut semi = vec![0u32; n];
         let mut path: Vec<u32> = Vec::new();
-        let mut end = preds.len();
+        let list = &groups.preds;
+        // Groups are met in decreasing DFS order, so their starts are read from the end.
+        let mut left = groups.starts.len();
         for w in (1..n).rev() {
+            // The DFS parent is a predecessor, and the only one of a vertex without a group.
             let mut s = link[w][0];
-            if has_preds.contains(w) {
-                // The group runs from its marked first entry up to `end`.
-                let mut first = end - 1;
-                while preds[first] & GROUP_START == 0 {
-                    first -= 1;
+            if groups.grouped.contains(w) {
+                left -= 1;
+                if left >= AHEAD {
+                    prefetch(list, groups.starts[left - AHEAD] as usize);
                 }
-                for i in first..end {
-                    if i + AHEAD < end {
-                        prefetch(&link, (preds[i + AHEAD] & !GROUP_START) as usize);
+                let mut i = groups.starts[left] as usize;
+                loop {
+                    if i + AHEAD < list.len() {
+                        prefetch(&link, (list[i + AHEAD] & !GROUP_START) as usize);
                     }
-                    let v = preds[i] & !GROUP_START;
+                    let v = list[i] & !GROUP_START;
                     s = s.min(eval(v, w as u32 + 1, &mut link, &mut path));
-                    if s == 0 {
+                    i += 1;
+                    if s == 0 || i == list.len() || list[i] & GROUP_START != 0 {
                         // Nothing is lower than the root: the rest of the group cannot
-                        // change the semidominator. On a 2 GB Java heap this leaves 3.1 M of
-                        // 35 M evaluations (14 M when groups were read from their end): the
-                        // big groups are instances pointing to their class object, and one
-                        // of the first instances already leads back to the root.
+                        // change the semidominator. On a 2 GB Java heap this leaves 4.3 M of
+                        // 36.5 M evaluations (1.16 M groups): the big groups are instances
+                        // pointing to their class object, and one of the first instances
+                        // (groups are in source order) already leads back to the root.
                         break;
                     }
                 }
-                end = first;
             }
             if !from_root.is_empty() && from_root.contains(w) {
                 s = 0;
@@ -173,19 +173,12 @@ impl Dominators {
             semi[w] = s;
             link[w][1] = s;
         }
-        drop(preds);
+        drop(groups);
         drop(link);
-        drop(has_preds);
         drop(from_root);
 
         // Immediate dominators: the nearest ancestor of the DFS parent at or above the
-        // semidominator. The second DFS gives back the numbering and the tree.
-        let (vertex, parent) = if options.keep_numbering {
-            (kept_vertex, kept_parent)
-        } else {
-            let again = Numbering::run(graph);
-            (again.vertex, again.parent)
-        };
+        // semidominator.
         let mut idom = parent;
         for w in 1..n {
             let mut candidate = idom[w];
@@ -350,121 +343,153 @@ impl Dominators {
     }
 }
 
-/// Predecessor lists in DFS-number space, grouped by target in increasing order, the first of
-/// each group marked with [`GROUP_START`]. The DFS-tree edge is left out: the parent is every
-/// vertex's first semidominator candidate anyway.
+/// Predecessor lists of the nodes more than one retaining edge points to, grouped by target
+/// in node order, each group in source order with its first entry marked with
+/// [`GROUP_START`]. A node only one edge points to needs no list: that edge is its DFS-tree
+/// edge (or the node hangs off the root anyway), so its parent is all the semidominator loop
+/// would learn from it. Being in node space, the lists can be gathered before the numbering
+/// exists; [`renumber`](Self::renumber) then turns the sources into DFS numbers.
 struct Predecessors {
     preds: Vec<u32>,
-    has_preds: BitSet,
+    /// Nodes with a list, and where each list starts, in node order.
+    shared: BitSet,
+    starts: Vec<u32>,
+}
+
+/// [`Predecessors`] in DFS-number space: the sources renumbered, and the groups looked up
+/// by their target's DFS number.
+struct DfsGroups {
+    preds: Vec<u32>,
+    /// Vertices with a group.
+    grouped: BitSet,
+    /// Where each group starts, in DFS order of the vertices that have one.
+    starts: Vec<u32>,
 }
 
 impl Predecessors {
-    /// Counts on `threads` threads, then fills on one.
-    fn build(graph: &HeapGraph, pre: &[u32], parent: &[u32], threads: usize) -> Predecessors {
-        let n = pre.len();
-        let chunks = node_chunks(graph.first_edge(), threads);
-        // Group sizes, then (after the prefix sum) fill cursors. Atomic so that the threads
-        // can share one array: one per thread would cost 4 bytes a node each.
-        let mut count: Vec<AtomicU32> = (0..=n).map(|_| AtomicU32::new(0)).collect();
+    fn build(graph: &HeapGraph) -> Predecessors {
+        let n = graph.node_count();
+        let m = graph.edge_count();
+        let first_edge = graph.first_edge();
+        let retaining = graph.retaining_edges();
+        let target = |e: usize| graph.edge_target(EdgeId(e as u32)).index();
+
+        // In-degrees over retaining edges; then, for the nodes with two or more, the end of
+        // their group (a cursor that the fill below moves down to its start); NONE for the
+        // others.
+        let mut cursor = vec![0u32; n];
+        for e in 0..m {
+            if e + AHEAD < m {
+                prefetch(&cursor, target(e + AHEAD));
+            }
+            if retaining.contains(e) {
+                cursor[target(e)] += 1;
+            }
+        }
+        let mut shared = BitSet::new(n);
+        let mut total = 0u32;
+        for (t, c) in cursor.iter_mut().enumerate() {
+            if *c >= 2 {
+                shared.insert(t);
+                total += *c;
+                *c = total;
+            } else {
+                *c = NONE;
+            }
+        }
+        // Sources from the last down, each group filled from its end: groups come out in
+        // source order, which is what lets the semidominator loop stop early.
+        let mut preds = vec![0u32; total as usize];
+        for u in (0..n).rev() {
+            for e in (first_edge[u] as usize..first_edge[u + 1] as usize).rev() {
+                if e >= AHEAD {
+                    prefetch(&cursor, target(e - AHEAD));
+                }
+                let t = target(e);
+                if cursor[t] != NONE && retaining.contains(e) {
+                    cursor[t] -= 1;
+                    preds[cursor[t] as usize] = u as u32;
+                }
+            }
+        }
+        let mut starts = Vec::with_capacity(shared.count_ones());
+        for &start in &cursor {
+            if start != NONE {
+                preds[start as usize] |= GROUP_START;
+                starts.push(start);
+            }
+        }
+        drop(cursor);
+        Predecessors {
+            preds,
+            shared,
+            starts,
+        }
+    }
+
+    /// Into DFS-number space, the sources renumbered on `threads` threads.
+    fn renumber(self, pre: &[u32], threads: usize) -> DfsGroups {
+        let Predecessors {
+            mut preds,
+            shared,
+            starts,
+        } = self;
+        let renumber = |chunk: &mut [u32]| {
+            for i in 0..chunk.len() {
+                if i + AHEAD < chunk.len() {
+                    prefetch(pre, (chunk[i + AHEAD] & !GROUP_START) as usize);
+                }
+                let entry = chunk[i];
+                chunk[i] = pre[(entry & !GROUP_START) as usize] | (entry & GROUP_START);
+            }
+        };
+        let chunk_len = preds.len().div_ceil(threads.max(1)).max(1);
         if threads > 1 {
             std::thread::scope(|scope| {
-                for nodes in chunks {
-                    let count = &count;
-                    scope.spawn(move || {
-                        pred_edges(graph, pre, parent, nodes, |t, _, soon| {
-                            prefetch(count, soon + 1);
-                            count[t + 1].fetch_add(1, Relaxed);
-                        })
-                    });
+                for chunk in preds.chunks_mut(chunk_len) {
+                    scope.spawn(move || renumber(chunk));
                 }
             });
         } else {
-            pred_edges(graph, pre, parent, 0..n, |t, _, soon| {
-                prefetch(&count, soon + 1);
-                *count[t + 1].get_mut() += 1
-            });
+            renumber(&mut preds);
         }
-        let mut has_preds = BitSet::new(n);
-        let mut total = 0u32;
-        for d in 0..n {
-            let c = count[d + 1].get_mut();
-            if *c > 0 {
-                has_preds.insert(d);
-            }
-            total += *c;
-            *c = total;
+        let mut grouped = BitSet::new(pre.len());
+        for t in ones(&shared) {
+            grouped.insert(pre[t] as usize);
         }
-        // The fill stays on one thread: atomic cursors made it barely faster with the second
-        // core free and much slower without, and left the order inside a group to chance.
-        let mut count: Vec<u32> = count.into_iter().map(AtomicU32::into_inner).collect();
-        let mut preds = vec![0u32; total as usize];
-        pred_edges(graph, pre, parent, 0..n, |t, pre_u, soon| {
-            prefetch(&count, soon);
-            preds[count[t] as usize] = pre_u;
-            count[t] += 1;
-        });
-        // `count[t]` now ends group t; group t starts where group t - 1 ended.
-        for d in 0..n {
-            if has_preds.contains(d) {
-                let start = if d == 0 { 0 } else { count[d - 1] };
-                preds[start as usize] |= GROUP_START;
-            }
+        // Each group's start moved to its target's rank among the grouped vertices.
+        let mut before = Vec::with_capacity(grouped.words().len());
+        let mut count = 0u32;
+        for word in grouped.words() {
+            before.push(count);
+            count += word.count_ones();
         }
-        Predecessors { preds, has_preds }
+        let mut dfs_starts = vec![0u32; starts.len()];
+        for (t, start) in ones(&shared).zip(starts) {
+            let d = pre[t] as usize;
+            let below = grouped.words()[d >> 6] & ((1u64 << (d & 63)) - 1);
+            dfs_starts[(before[d >> 6] + below.count_ones()) as usize] = start;
+        }
+        DfsGroups {
+            preds,
+            grouped,
+            starts: dfs_starts,
+        }
     }
 }
 
-/// Splits the nodes into `parts` ranges of about as many edges each.
-fn node_chunks(first_edge: &[u32], parts: usize) -> Vec<Range<usize>> {
-    let n = first_edge.len() - 1;
-    let edges = first_edge[n] as u64;
-    let bounds: Vec<usize> = (0..=parts)
-        .map(|i| {
-            let at = edges * i as u64 / parts as u64;
-            first_edge.partition_point(|&f| (f as u64) < at).min(n)
+/// The members of `set`, in increasing order.
+fn ones(set: &BitSet) -> impl Iterator<Item = usize> + '_ {
+    set.words().iter().enumerate().flat_map(|(k, &word)| {
+        let mut rest = word;
+        std::iter::from_fn(move || {
+            (rest != 0).then(|| {
+                let bit = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                k * 64 + bit
+            })
         })
-        .collect();
-    let mut chunks: Vec<Range<usize>> = bounds.windows(2).map(|w| w[0]..w[1]).collect();
-    chunks.last_mut().expect("at least one part").end = n;
-    chunks
-}
-
-/// Calls `f(t, pre[u], soon)` for each retaining edge u -> t out of `nodes` that is not a
-/// DFS-tree edge, `t` being the target's DFS number and `soon` that of an edge a few steps
-/// on (for `f` to prefetch what it will touch there).
-#[inline]
-fn pred_edges(
-    graph: &HeapGraph,
-    pre: &[u32],
-    parent: &[u32],
-    nodes: Range<usize>,
-    mut f: impl FnMut(usize, u32, usize),
-) {
-    let first_edge = graph.first_edge();
-    let retaining = graph.retaining_edges();
-    let edge_count = graph.edge_count();
-    let mut soon = 0;
-    for u in nodes {
-        let pre_u = pre[u];
-        for e in first_edge[u]..first_edge[u + 1] {
-            // Two reads depend on the target: its number, then its parent by that number.
-            let ahead = e as usize + AHEAD;
-            if ahead < edge_count {
-                prefetch(pre, graph.edge_target(EdgeId(ahead as u32)).index());
-                let half = graph
-                    .edge_target(EdgeId((ahead - AHEAD / 2) as u32))
-                    .index();
-                soon = pre[half] as usize;
-                prefetch(parent, soon);
-            }
-            if retaining.contains(e as usize) {
-                let t = pre[graph.edge_target(EdgeId(e)).index()] as usize;
-                if parent[t] != pre_u {
-                    f(t, pre_u, soon);
-                }
-            }
-        }
-    }
+    })
 }
 
 /// Adds each vertex's retained size to its immediate dominator's, children before their
@@ -667,10 +692,9 @@ mod tests {
             b.edge(nodes[from], kind, &format!("e{i}"), nodes[to]);
         }
         let g = b.finish(nodes[0]).unwrap();
-        for keep_numbering in [false, true] {
+        {
             let options = DominatorOptions {
                 subtree_counts: true,
-                keep_numbering,
             };
             let one = Dominators::compute_on(&g, &options, 1);
             assert!(one.weak_only_count() > 0 && one.weak_only_count() < n as usize);

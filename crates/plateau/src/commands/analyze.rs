@@ -66,13 +66,10 @@ pub fn analyze_file(
     let rss_after_parse = peak_rss().unwrap_or(0);
     progress.phase("dominators");
     let t = Instant::now();
-    // One DFS instead of two: the numbering kept costs 8 bytes a node during the dominator
-    // phase, which stays below the summary phase's peak (bench/hprof.md).
     let dom = Dominators::compute_with(
         &heap.graph,
         &DominatorOptions {
             subtree_counts: false,
-            keep_numbering: true,
         },
     );
     let dominator_time = t.elapsed();

@@ -200,7 +200,6 @@ fn digest_all(
             &heap.graph,
             &DominatorOptions {
                 subtree_counts: true,
-                keep_numbering: true,
             },
         );
         let mut digest = SnapshotDigest::new(&relative(path, root), &heap.graph, &dom);

@@ -107,7 +107,6 @@ pub fn diff_heaps(
             &heap.graph,
             &DominatorOptions {
                 subtree_counts: true,
-                keep_numbering: true,
             },
         );
         let dominated = t.elapsed();

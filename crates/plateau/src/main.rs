@@ -1,6 +1,7 @@
 //! The `plateau` command: arguments in, findings out, and an exit code that scripts can trust
 //! (0 fine, 1 leak found, 2 could not run). Algorithms live in the library crates.
 
+mod allocator;
 mod cli;
 mod commands;
 mod load;
@@ -20,6 +21,7 @@ pub enum Outcome {
 }
 
 fn main() -> ExitCode {
+    allocator::tune();
     let args = cli::Args::parse();
     match commands::run(args) {
         Ok(Outcome::Fine) => ExitCode::from(0),

@@ -8,8 +8,10 @@
 //! columns plus the index, the name keys and the short-array store.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 
 use plateau_graph::{
     BitSet, ClassId, ClassInfo, EdgeKind, GraphParts, HeapGraph, NodeId, NodeKind, StrId,
@@ -244,56 +246,42 @@ pub(crate) fn build(
     };
     drop(counted);
 
-    // Shallow sizes.
-    let instance_sizes = class_instance_sizes(&c, header, refsize);
-    let mut elem_size: Vec<u8> = vec![0; c.classes.len()];
-    for t in 4..=11u8 {
-        let k = c.prim_classes[t as usize];
-        if k != NONE {
-            elem_size[k as usize] = type_size(t, id).unwrap_or(0) as u8;
-        }
-    }
-    let class_instance = if options.class_instance_size {
-        instance_sizes
-            .get(java_lang_class as usize)
-            .copied()
-            .unwrap_or(header)
-    } else {
-        0
-    };
-    let mut self_sizes = U64Column::with_capacity(n + 64);
-    let mut undefined_instances = 0u64;
-    for (v, class) in node_classes.iter().enumerate() {
-        let k = class.index();
-        let raw = c.nodes.raw.get(v);
-        let size = match c.nodes.kinds[v] {
-            // Class objects: their static fields, below.
-            _ if class_objects.contains(v) => 0,
-            NodeKind::Array => match elem_size.get(k).copied().unwrap_or(0) {
-                0 => align(pointer + refsize + 4 + raw * refsize, alignment),
-                e => align(
-                    align(pointer + refsize + 4, refsize) + raw * e as u64,
-                    alignment,
-                ),
-            },
-            _ => match c.classes.get(k) {
-                Some(def) if def.node != NONE => align(instance_sizes[k], alignment),
-                _ => {
-                    undefined_instances += 1;
-                    align(header + raw, alignment)
-                }
-            },
+    // Shallow sizes on this core while the Strings are named on another: independent work
+    // over the same read-only columns. Node kinds change to String only once both are done.
+    let (self_sizes, undefined_instances, string_nodes) = {
+        let c = &c;
+        let sizing = SizeRules {
+            pointer,
+            refsize,
+            header,
+            alignment,
+            class_instance_size: options.class_instance_size,
+            java_lang_class,
         };
-        self_sizes.push(size);
-    }
-    for def in &c.classes {
-        if def.node != NONE {
-            let statics = def.static_prim_bytes + def.static_refs as u64 * refsize;
-            self_sizes.set(
-                def.node as usize,
-                align(class_instance + statics, alignment),
-            );
-        }
+        let edges = EdgeColumns {
+            first_edge: &c.nodes.first_edge,
+            kinds: &c.edges.kinds,
+            names: &c.edges.names,
+            targets: &edge_targets,
+        };
+        let node_names = &mut node_names;
+        let strings = &mut strings;
+        let classes = &classes;
+        let node_classes = &node_classes;
+        let class_objects = &class_objects;
+        std::thread::scope(|scope| {
+            let named = scope
+                .spawn(move || name_strings(c, strings, classes, node_classes, &edges, node_names));
+            let (sizes, undefined) = shallow_sizes(c, node_classes, class_objects, &sizing);
+            (
+                sizes,
+                undefined,
+                named.join().expect("naming Strings does not panic"),
+            )
+        })
+    };
+    for v in string_nodes {
+        c.nodes.kinds[v as usize] = NodeKind::String;
     }
     c.nodes.raw = U64Column::new();
     drop(class_objects);
@@ -336,9 +324,8 @@ pub(crate) fn build(
         collections: stored,
     };
 
-    // Thread names, string contents, then the root and its groups.
+    // Thread names, then the root and its groups.
     let mut java_threads = name_threads(&c, &parts, &threads);
-    name_strings(&c, &mut parts);
     let dangling_roots = add_roots(
         &mut parts,
         &c.roots,
@@ -987,62 +974,164 @@ fn name_threads(c: &Collected, parts: &GraphParts, threads: &[ThreadRoot]) -> Ve
         .collect()
 }
 
-/// Names each `java.lang.String` by its text and makes it a string node, where the dump's
-/// `value` array is short enough for its contents to have been kept: reports, paths and
-/// the duplicate-string finder then see Java strings as they see V8's.
-fn name_strings(c: &Collected, parts: &mut GraphParts) {
-    let Some(string_class) = parts
-        .classes
-        .iter()
-        .position(|k| parts.strings.get(k.name) == "java.lang.String")
-    else {
-        return;
+/// What MAT's shallow-size rules (formats.md 2.9) need to know about the dump.
+struct SizeRules {
+    pointer: u64,
+    refsize: u64,
+    header: u64,
+    alignment: u64,
+    class_instance_size: bool,
+    java_lang_class: u32,
+}
+
+/// Shallow sizes by MAT's rules, and how many objects are of classes never dumped.
+fn shallow_sizes(
+    c: &Collected,
+    node_classes: &[ClassId],
+    class_objects: &BitSet,
+    rules: &SizeRules,
+) -> (U64Column, u64) {
+    let &SizeRules {
+        pointer,
+        refsize,
+        header,
+        alignment,
+        class_instance_size,
+        java_lang_class,
+    } = rules;
+    let id = c.id_size;
+    let n = node_classes.len();
+    let instance_sizes = class_instance_sizes(c, header, refsize);
+    let mut elem_size: Vec<u8> = vec![0; c.classes.len()];
+    for t in 4..=11u8 {
+        let k = c.prim_classes[t as usize];
+        if k != NONE {
+            elem_size[k as usize] = type_size(t, id).unwrap_or(0) as u8;
+        }
+    }
+    let class_instance = if class_instance_size {
+        instance_sizes
+            .get(java_lang_class as usize)
+            .copied()
+            .unwrap_or(header)
+    } else {
+        0
     };
-    let value_key =
-        (0..parts.strings.len() as u32).find(|&s| parts.strings.get(StrId(s)) == "value");
-    let Some(value_key) = value_key else { return };
-    // Compact (Latin-1) contents are interned by their bytes, so a repeated String costs a
-    // hash and no allocation; UTF-16 ones (rare with compact strings, all of them without)
-    // by their text. One dump never mixes the two encodings for the same text.
-    let mut by_bytes: FxHashMap<&[u8], StrId> = FxHashMap::default();
-    let mut by_text: FxHashMap<String, StrId> = FxHashMap::default();
-    for v in 0..parts.node_kinds.len() {
-        if parts.node_classes[v].index() != string_class || parts.node_kinds[v] != NodeKind::Object
-        {
+    let mut self_sizes = U64Column::with_capacity(n + 64);
+    let mut undefined_instances = 0u64;
+    for (v, class) in node_classes.iter().enumerate() {
+        let k = class.index();
+        let raw = c.nodes.raw.get(v);
+        let size = match c.nodes.kinds[v] {
+            // Class objects: their static fields, below.
+            _ if class_objects.contains(v) => 0,
+            NodeKind::Array => match elem_size.get(k).copied().unwrap_or(0) {
+                0 => align(pointer + refsize + 4 + raw * refsize, alignment),
+                e => align(
+                    align(pointer + refsize + 4, refsize) + raw * e as u64,
+                    alignment,
+                ),
+            },
+            _ => match c.classes.get(k) {
+                Some(def) if def.node != NONE => align(instance_sizes[k], alignment),
+                _ => {
+                    undefined_instances += 1;
+                    align(header + raw, alignment)
+                }
+            },
+        };
+        self_sizes.push(size);
+    }
+    for def in &c.classes {
+        if def.node != NONE {
+            let statics = def.static_prim_bytes + def.static_refs as u64 * refsize;
+            self_sizes.set(
+                def.node as usize,
+                align(class_instance + statics, alignment),
+            );
+        }
+    }
+    (self_sizes, undefined_instances)
+}
+
+/// The edge columns, as the reader left them and with targets resolved.
+struct EdgeColumns<'a> {
+    first_edge: &'a [u32],
+    kinds: &'a [EdgeKind],
+    names: &'a [u32],
+    targets: &'a [NodeId],
+}
+
+/// Names each `java.lang.String` by its text, where the dump's `value` array is short enough
+/// for its contents to have been kept; returns the nodes named, which become string nodes:
+/// reports, paths and the duplicate-string finder then see Java strings as they see V8's.
+fn name_strings(
+    c: &Collected,
+    strings: &mut StringTable,
+    classes: &[ClassInfo],
+    node_classes: &[ClassId],
+    edges: &EdgeColumns,
+    node_names: &mut [StrId],
+) -> Vec<u32> {
+    let Some(string_class) = classes
+        .iter()
+        .position(|k| strings.get(k.name) == "java.lang.String")
+    else {
+        return Vec::new();
+    };
+    let value_key = (0..strings.len() as u32).find(|&s| strings.get(StrId(s)) == "value");
+    let Some(value_key) = value_key else {
+        return Vec::new();
+    };
+    // Interned by text in a table of ids that hashes and compares the text the string table
+    // already holds: 5 bytes a distinct String instead of a key of its own (a map keyed by
+    // byte slices took 100 MiB more at 2 GB). Latin-1 contents that are ASCII, nearly all
+    // of them, are their own UTF-8 and need no copy.
+    let hash = |text: &[u8]| FxBuildHasher.hash_one(text);
+    let mut interned: HashTable<StrId> = HashTable::new();
+    let mut scratch = String::new();
+    let mut named = Vec::new();
+    for (v, class) in node_classes.iter().enumerate() {
+        if class.index() != string_class || c.nodes.kinds[v] != NodeKind::Object {
             continue;
         }
-        let value = (parts.first_edge[v] as usize..parts.first_edge[v + 1] as usize)
-            .find(|&e| {
-                parts.edge_kinds[e] == EdgeKind::Property && parts.edge_names[e] == value_key
-            })
-            .map(|e| parts.edge_targets[e]);
+        let value = (edges.first_edge[v] as usize..edges.first_edge[v + 1] as usize)
+            .find(|&e| edges.kinds[e] == EdgeKind::Property && edges.names[e] == value_key)
+            .map(|e| edges.targets[e]);
         let Some((bytes, elem)) = value.and_then(|a| c.short.contents(a.0)) else {
             continue;
         };
         let wide = elem == T_CHAR || c.utf16.binary_search(&(v as u32)).is_ok();
-        let id = if wide {
-            let text = decode_string_value(bytes, elem == T_CHAR, true);
-            match by_text.get(&text) {
-                Some(&id) => id,
-                None => {
-                    let id = parts.strings.push(&text);
-                    by_text.insert(text, id);
-                    id
-                }
-            }
+        let text: &[u8] = if !wide && bytes.is_ascii() {
+            bytes
         } else {
-            match by_bytes.get(bytes) {
-                Some(&id) => id,
-                None => {
-                    let id = parts.strings.push_with(|out| push_latin1(bytes, out));
-                    by_bytes.insert(bytes, id);
-                    id
-                }
+            scratch = if wide {
+                decode_string_value(bytes, elem == T_CHAR, true)
+            } else {
+                let mut s = std::mem::take(&mut scratch);
+                s.clear();
+                push_latin1(bytes, &mut s);
+                s
+            };
+            scratch.as_bytes()
+        };
+        let h = hash(text);
+        let id = match interned.find(h, |&id| strings.get(id).as_bytes() == text) {
+            Some(&id) => id,
+            None => {
+                let id = if std::ptr::eq(text, bytes) {
+                    strings.push_with(|out| push_latin1(bytes, out))
+                } else {
+                    strings.push(&scratch)
+                };
+                interned.insert_unique(h, id, |&id| hash(strings.get(id).as_bytes()));
+                id
             }
         };
-        parts.node_names[v] = id;
-        parts.node_kinds[v] = NodeKind::String;
+        node_names[v] = id;
+        named.push(v as u32);
     }
+    named
 }
 
 /// Appends the synthetic root, one group per thread and one per other root kind. Returns

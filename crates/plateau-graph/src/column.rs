@@ -214,6 +214,47 @@ impl IdColumn {
     }
 }
 
+/// Self sizes, one byte each where a dictionary covers them: a Java heap's objects come in
+/// a few hundred sizes (one per class, and short arrays), so a 2 GB dump's 32 M sizes take
+/// about 33 MB instead of 127 MB (a 1 GB V8 snapshot's, 40 MB less). Sizes beyond 32 bits
+/// keep 8 bytes each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SizeColumn {
+    Coded(CodedColumn),
+    Wide(Vec<u64>),
+}
+
+impl SizeColumn {
+    pub(crate) fn pack(sizes: U64Column) -> SizeColumn {
+        match sizes {
+            U64Column::Narrow(v) => SizeColumn::Coded(CodedColumn::pack(v)),
+            U64Column::Wide(v) => SizeColumn::Wide(v),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> u64 {
+        match self {
+            SizeColumn::Coded(c) => c.get(index) as u64,
+            SizeColumn::Wide(v) => v[index],
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            SizeColumn::Coded(c) => c.len(),
+            SizeColumn::Wide(v) => v.len(),
+        }
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match self {
+            SizeColumn::Coded(c) => c.heap_bytes(),
+            SizeColumn::Wide(v) => v.capacity() * 8,
+        }
+    }
+}
+
 /// Small integers (edge names: string ids and element indices; node names) in one byte
 /// each: a dictionary of the 255 commonest values, sampled, and the others kept beside by
 /// position. A Java heap has a few hundred field and class names and mostly short arrays,
@@ -325,6 +366,13 @@ impl CodedColumn {
         }
     }
 
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            CodedColumn::Plain(values) => values.len(),
+            CodedColumn::Coded { codes, .. } => codes.len(),
+        }
+    }
+
     pub(crate) fn heap_bytes(&self) -> usize {
         match self {
             CodedColumn::Plain(values) => values.capacity() * 4,
@@ -365,7 +413,35 @@ impl FromIterator<u64> for U64Column {
 
 #[cfg(test)]
 mod tests {
-    use super::{CodedColumn, IdColumn, U64Column};
+    use super::{CodedColumn, IdColumn, SizeColumn, U64Column};
+
+    #[test]
+    fn size_columns_give_back_every_size() {
+        // Mostly a few sizes, some rare ones (escaped), then one past 32 bits.
+        let sizes: Vec<u64> = (0..50_000u64)
+            .map(|i| {
+                if i % 7 == 0 {
+                    1_000 + i
+                } else {
+                    16 + 8 * (i % 5)
+                }
+            })
+            .collect();
+        let mut narrow = U64Column::new();
+        sizes.iter().for_each(|&s| narrow.push(s));
+        let coded = SizeColumn::pack(narrow.clone());
+        assert!(matches!(
+            coded,
+            SizeColumn::Coded(CodedColumn::Coded { .. })
+        ));
+        assert!(coded.heap_bytes() < narrow.heap_bytes() / 2);
+        assert_eq!(coded.len(), sizes.len());
+        assert!(sizes.iter().enumerate().all(|(i, &s)| coded.get(i) == s));
+        narrow.push(1 << 40);
+        let wide = SizeColumn::pack(narrow);
+        assert_eq!(wide.get(sizes.len()), 1 << 40);
+        assert_eq!(wide.get(7), sizes[7]);
+    }
 
     #[test]
     fn wide_ids_pack_as_offsets_and_read_back() {

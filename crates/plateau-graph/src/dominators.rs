@@ -193,7 +193,6 @@ impl Dominators {
         // DFS-space tree, so they are built side by side. Retained sizes go children before
         // their dominators (reverse DFS order); four bytes a node suffice whenever the whole
         // heap is under 4 GiB.
-        let sizes = graph.self_sizes();
         let node_idoms = || {
             let mut idom_node = vec![root; n];
             for d in 1..n {
@@ -205,14 +204,14 @@ impl Dominators {
             let mut retained = U64Column::filled(n, graph.total_size());
             match &mut retained {
                 U64Column::Narrow(r) => {
-                    for (slot, size) in r.iter_mut().zip(sizes.iter()) {
+                    for (slot, size) in r.iter_mut().zip(graph.self_sizes()) {
                         // Fits: no size exceeds the total, which fits.
                         *slot = size as u32;
                     }
                     accumulate(r, &vertex, &idom);
                 }
                 U64Column::Wide(r) => {
-                    for (slot, size) in r.iter_mut().zip(sizes.iter()) {
+                    for (slot, size) in r.iter_mut().zip(graph.self_sizes()) {
                         *slot = size;
                     }
                     accumulate(r, &vertex, &idom);
@@ -243,7 +242,7 @@ impl Dominators {
 
         let mut weak_only_size = 0;
         let mut weak_only_count = 0;
-        for (v, size) in sizes.iter().enumerate() {
+        for (v, size) in graph.self_sizes().enumerate() {
             if !strongly_reachable.contains(v) {
                 weak_only_size += size;
                 weak_only_count += 1;

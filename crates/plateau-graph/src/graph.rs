@@ -1,6 +1,6 @@
 use std::fmt;
 
-use crate::column::{CodedColumn, IdColumn};
+use crate::column::{CodedColumn, IdColumn, SizeColumn};
 use crate::{BitSet, StringTable, U64Column};
 
 /// A node (object) of a heap graph: its position in the graph's arrays.
@@ -285,7 +285,7 @@ pub struct HeapGraph {
     node_kinds: Vec<NodeKind>,
     node_names: CodedColumn,
     node_ids: IdColumn,
-    self_sizes: U64Column,
+    self_sizes: SizeColumn,
     /// Σ self sizes, asked for in loops.
     total_size: u64,
     node_classes: CodedColumn,
@@ -458,29 +458,33 @@ impl HeapGraph {
             }
             (packed, CodedColumn::pack(edge_names))
         };
-        let (node_names, node_classes) = (parts.node_names, parts.node_classes);
+        let total_size = parts.self_sizes.sum();
+        let (node_names, node_classes, self_sizes) =
+            (parts.node_names, parts.node_classes, parts.self_sizes);
         let pack_nodes = move || {
             (
                 CodedColumn::pack(node_names.into_iter().map(|s| s.0).collect()),
                 CodedColumn::pack(node_classes.into_iter().map(|c| c.0).collect()),
+                SizeColumn::pack(self_sizes),
             )
         };
-        let ((packed, edge_names), (node_names, node_classes)) = if e < PARALLEL_MIN_EDGES {
-            (pack_edges(), pack_nodes())
-        } else {
-            std::thread::scope(|scope| {
-                let edges = scope.spawn(pack_edges);
-                let nodes = pack_nodes();
-                (edges.join().expect("packing does not panic"), nodes)
-            })
-        };
+        let ((packed, edge_names), (node_names, node_classes, self_sizes)) =
+            if e < PARALLEL_MIN_EDGES {
+                (pack_edges(), pack_nodes())
+            } else {
+                std::thread::scope(|scope| {
+                    let edges = scope.spawn(pack_edges);
+                    let nodes = pack_nodes();
+                    (edges.join().expect("packing does not panic"), nodes)
+                })
+            };
         Ok(HeapGraph {
             strings,
             node_kinds: parts.node_kinds,
             node_names,
             node_ids: IdColumn::pack(parts.node_ids, parts.node_id_shift),
-            total_size: parts.self_sizes.sum(),
-            self_sizes: parts.self_sizes,
+            total_size,
+            self_sizes,
             node_classes,
             classes: parts.classes,
             first_edge: parts.first_edge,
@@ -548,8 +552,9 @@ impl HeapGraph {
         self.self_sizes.get(n.index())
     }
 
-    pub fn self_sizes(&self) -> &U64Column {
-        &self.self_sizes
+    /// Every node's self size, in node order.
+    pub fn self_sizes(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
+        (0..self.self_sizes.len()).map(|i| self.self_sizes.get(i))
     }
 
     pub fn total_size(&self) -> u64 {

@@ -127,11 +127,13 @@ impl U64Column {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum IdColumn {
     Plain(U64Column),
-    /// `values[i]` is 0 for id 0, else `((id - base) >> shift) + 1`.
+    /// Ids that fit 32 bits.
+    Narrow(DeltaColumn),
+    /// The value at `i` is 0 for id 0, else `((id - base) >> shift) + 1`.
     Offset {
         base: u64,
         shift: u32,
-        values: Vec<u32>,
+        values: DeltaColumn,
     },
 }
 
@@ -150,7 +152,7 @@ impl IdColumn {
                 return IdColumn::Offset {
                     base: (base as u64) << shift,
                     shift,
-                    values,
+                    values: DeltaColumn::pack(values),
                 };
             }
             U64Column::Wide(values) if shift > 0 => {
@@ -158,12 +160,13 @@ impl IdColumn {
             }
             ids => ids,
         };
-        let U64Column::Wide(wide) = &ids else {
-            return IdColumn::Plain(ids);
+        let wide = match ids {
+            U64Column::Narrow(values) => return IdColumn::Narrow(DeltaColumn::pack(values)),
+            U64Column::Wide(wide) => wide,
         };
         let nonzero = || wide.iter().copied().filter(|&id| id != 0);
         let (Some(base), Some(max)) = (nonzero().min(), nonzero().max()) else {
-            return IdColumn::Plain(ids);
+            return IdColumn::Plain(U64Column::Wide(wide));
         };
         // The common alignment: every id's distance from the base is a multiple of 2^shift.
         let shift = nonzero()
@@ -172,7 +175,7 @@ impl IdColumn {
             .unwrap_or(0)
             .min(63);
         if ((max - base) >> shift) >= u32::MAX as u64 {
-            return IdColumn::Plain(ids);
+            return IdColumn::Plain(U64Column::Wide(wide));
         }
         let values = wide
             .iter()
@@ -187,7 +190,7 @@ impl IdColumn {
         IdColumn::Offset {
             base,
             shift,
-            values,
+            values: DeltaColumn::pack(values),
         }
     }
 
@@ -195,11 +198,12 @@ impl IdColumn {
     pub(crate) fn get(&self, index: usize) -> u64 {
         match self {
             IdColumn::Plain(c) => c.get(index),
+            IdColumn::Narrow(values) => values.get(index) as u64,
             IdColumn::Offset {
                 base,
                 shift,
                 values,
-            } => match values[index] {
+            } => match values.get(index) {
                 0 => 0,
                 v => base + (((v - 1) as u64) << shift),
             },
@@ -209,8 +213,80 @@ impl IdColumn {
     pub(crate) fn heap_bytes(&self) -> usize {
         match self {
             IdColumn::Plain(c) => c.heap_bytes(),
-            IdColumn::Offset { values, .. } => values.capacity() * 4,
+            IdColumn::Narrow(values) | IdColumn::Offset { values, .. } => values.heap_bytes(),
         }
+    }
+}
+
+/// 32-bit values that mostly climb in small steps (object ids: a heap dump lists objects in
+/// address order, V8 numbers them as it meets them) in about 2.25 bytes each: blocks of
+/// [`DELTA_BLOCK`] values, each the block's first value plus a 2-byte step from it, and the
+/// blocks that do not fit (a jump past a big array, a descent between heap regions) kept
+/// whole. A 2 GB dump's 31.8 M ids take 68 MiB instead of 121.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DeltaColumn {
+    len: usize,
+    /// Each block's first value.
+    firsts: Vec<u32>,
+    /// `value - first` of every value of a block that fits; unused slots of a block kept whole.
+    steps: Vec<u16>,
+    /// Per block: where its values start in `whole`, or `NOT_WHOLE`.
+    whole_at: Vec<u32>,
+    whole: Vec<u32>,
+}
+
+const DELTA_BLOCK: usize = 32;
+const NOT_WHOLE: u32 = u32::MAX;
+
+impl DeltaColumn {
+    pub(crate) fn pack(values: Vec<u32>) -> DeltaColumn {
+        let blocks = values.len().div_ceil(DELTA_BLOCK);
+        let mut firsts = Vec::with_capacity(blocks);
+        let mut steps = vec![0u16; values.len()];
+        let mut whole_at = Vec::with_capacity(blocks);
+        let mut whole = Vec::new();
+        for (block, chunk) in values.chunks(DELTA_BLOCK).enumerate() {
+            let first = chunk[0];
+            firsts.push(first);
+            let fits = chunk
+                .iter()
+                .all(|&v| v >= first && v - first <= u16::MAX as u32);
+            if fits {
+                whole_at.push(NOT_WHOLE);
+                let at = block * DELTA_BLOCK;
+                for (slot, &v) in steps[at..at + chunk.len()].iter_mut().zip(chunk) {
+                    *slot = (v - first) as u16;
+                }
+            } else {
+                whole_at.push(whole.len() as u32);
+                whole.extend_from_slice(chunk);
+            }
+        }
+        whole.shrink_to_fit();
+        DeltaColumn {
+            len: values.len(),
+            firsts,
+            steps,
+            whole_at,
+            whole,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> u32 {
+        assert!(index < self.len, "index {index} past {} values", self.len);
+        let block = index / DELTA_BLOCK;
+        match self.whole_at[block] {
+            NOT_WHOLE => self.firsts[block] + self.steps[index] as u32,
+            at => self.whole[at as usize + index % DELTA_BLOCK],
+        }
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.firsts.capacity() * 4
+            + self.steps.capacity() * 2
+            + self.whole_at.capacity() * 4
+            + self.whole.capacity() * 4
     }
 }
 
@@ -413,7 +489,27 @@ impl FromIterator<u64> for U64Column {
 
 #[cfg(test)]
 mod tests {
-    use super::{CodedColumn, IdColumn, SizeColumn, U64Column};
+    use super::{CodedColumn, DeltaColumn, IdColumn, SizeColumn, U64Column, DELTA_BLOCK};
+
+    #[test]
+    fn delta_columns_give_back_every_value() {
+        // Climbing in small steps, a jump too big for a step, a descent, zeros at the end
+        // (synthetic nodes), and a last block shorter than the others.
+        let mut values: Vec<u32> = (0..1_000u32).map(|i| 4_000 + 3 * i).collect();
+        values.push(4_000_000_000);
+        values.extend((0..200u32).map(|i| 50 + i));
+        values.extend([0; 7]);
+        let packed = DeltaColumn::pack(values.clone());
+        for (i, &v) in values.iter().enumerate() {
+            assert_eq!(packed.get(i), v, "value {i}");
+        }
+        // Two blocks kept whole: the one with the jump and the descent after it, and the
+        // last (24 values), which ends in zeros.
+        assert_eq!(values.len() % DELTA_BLOCK, 24);
+        assert_eq!(packed.whole.len(), DELTA_BLOCK + 24);
+        assert!(packed.heap_bytes() < values.len() * 4 * 3 / 4);
+        assert_eq!(DeltaColumn::pack(Vec::new()).heap_bytes(), 0);
+    }
 
     #[test]
     fn size_columns_give_back_every_size() {
@@ -467,10 +563,9 @@ mod tests {
         assert!(matches!(kept, IdColumn::Plain(_)));
         assert_eq!(kept.get(1), far[1]);
         // Narrow ids stay narrow.
-        assert!(matches!(
-            IdColumn::pack(vec![1, 2, 3].into(), 0),
-            IdColumn::Plain(U64Column::Narrow(_))
-        ));
+        let narrow = IdColumn::pack(vec![1, 2, 3].into(), 0);
+        assert!(matches!(narrow, IdColumn::Narrow(_)));
+        assert_eq!(narrow.get(2), 3);
         // Ids stored shifted (4 bytes each) read back whole.
         let shifted: Vec<u64> = ids.iter().map(|&id| id >> 3).collect();
         let unshifted = IdColumn::pack(shifted.into(), 3);

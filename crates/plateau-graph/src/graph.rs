@@ -461,14 +461,16 @@ impl HeapGraph {
         let total_size = parts.self_sizes.sum();
         let (node_names, node_classes, self_sizes) =
             (parts.node_names, parts.node_classes, parts.self_sizes);
+        let (node_ids, node_id_shift) = (parts.node_ids, parts.node_id_shift);
         let pack_nodes = move || {
             (
                 CodedColumn::pack(node_names.into_iter().map(|s| s.0).collect()),
                 CodedColumn::pack(node_classes.into_iter().map(|c| c.0).collect()),
                 SizeColumn::pack(self_sizes),
+                IdColumn::pack(node_ids, node_id_shift),
             )
         };
-        let ((packed, edge_names), (node_names, node_classes, self_sizes)) =
+        let ((packed, edge_names), (node_names, node_classes, self_sizes, node_ids)) =
             if e < PARALLEL_MIN_EDGES {
                 (pack_edges(), pack_nodes())
             } else {
@@ -482,7 +484,7 @@ impl HeapGraph {
             strings,
             node_kinds: parts.node_kinds,
             node_names,
-            node_ids: IdColumn::pack(parts.node_ids, parts.node_id_shift),
+            node_ids,
             total_size,
             self_sizes,
             node_classes,

@@ -218,16 +218,6 @@ pub(crate) fn build(
         .into_iter()
         .map(|k| ClassId(if k == NONE { java_lang_class } else { k }))
         .collect();
-    let mut node_names: Vec<StrId> = node_classes
-        .iter()
-        .map(|k| classes[k.index()].name)
-        .collect();
-    for (k, def) in c.classes.iter().enumerate() {
-        if def.node != NONE {
-            node_names[def.node as usize] = class_names[k];
-        }
-    }
-
     // Collections' lengths, while array lengths are still at hand.
     let mut counted = std::mem::take(&mut c.counted);
     let stored = {
@@ -247,8 +237,9 @@ pub(crate) fn build(
     drop(counted);
 
     // Shallow sizes on this core while the Strings are named on another: independent work
-    // over the same read-only columns. Node kinds change to String only once both are done.
-    let (self_sizes, undefined_instances, string_nodes) = {
+    // over the same read-only columns. Node names and kinds are written once both are done
+    // and the array lengths are gone, so the name column and the lengths never coexist.
+    let (self_sizes, undefined_instances, string_names) = {
         let c = &c;
         let sizing = SizeRules {
             pointer,
@@ -264,14 +255,13 @@ pub(crate) fn build(
             names: &c.edges.names,
             targets: &edge_targets,
         };
-        let node_names = &mut node_names;
         let strings = &mut strings;
         let classes = &classes;
         let node_classes = &node_classes;
         let class_objects = &class_objects;
         std::thread::scope(|scope| {
-            let named = scope
-                .spawn(move || name_strings(c, strings, classes, node_classes, &edges, node_names));
+            let named =
+                scope.spawn(move || name_strings(c, strings, classes, node_classes, &edges));
             let (sizes, undefined) = shallow_sizes(c, node_classes, class_objects, &sizing);
             (
                 sizes,
@@ -280,10 +270,20 @@ pub(crate) fn build(
             )
         })
     };
-    for v in string_nodes {
+    c.nodes.raw = U64Column::new();
+    let mut node_names: Vec<StrId> = node_classes
+        .iter()
+        .map(|k| classes[k.index()].name)
+        .collect();
+    for (k, def) in c.classes.iter().enumerate() {
+        if def.node != NONE {
+            node_names[def.node as usize] = class_names[k];
+        }
+    }
+    for (v, name) in string_names {
+        node_names[v as usize] = name;
         c.nodes.kinds[v as usize] = NodeKind::String;
     }
-    c.nodes.raw = U64Column::new();
     drop(class_objects);
     if undefined_instances > 0 {
         let classes_without_dump = c
@@ -1063,16 +1063,16 @@ struct EdgeColumns<'a> {
 }
 
 /// Names each `java.lang.String` by its text, where the dump's `value` array is short enough
-/// for its contents to have been kept; returns the nodes named, which become string nodes:
-/// reports, paths and the duplicate-string finder then see Java strings as they see V8's.
+/// for its contents to have been kept; returns the nodes named and their names. They become
+/// string nodes: reports, paths and the duplicate-string finder then see Java strings as they
+/// see V8's.
 fn name_strings(
     c: &Collected,
     strings: &mut StringTable,
     classes: &[ClassInfo],
     node_classes: &[ClassId],
     edges: &EdgeColumns,
-    node_names: &mut [StrId],
-) -> Vec<u32> {
+) -> Vec<(u32, StrId)> {
     let Some(string_class) = classes
         .iter()
         .position(|k| strings.get(k.name) == "java.lang.String")
@@ -1128,8 +1128,7 @@ fn name_strings(
                 id
             }
         };
-        node_names[v] = id;
-        named.push(v as u32);
+        named.push((v as u32, id));
     }
     named
 }

@@ -70,10 +70,10 @@ impl Collection {
                 CollectionShape::List => CollectionKind::List,
                 CollectionShape::Queue => CollectionKind::Queue,
             },
-            length: s.length,
+            length: s.length(),
             length_exact: true,
             event: None,
-            capacity: s.capacity,
+            capacity: s.capacity(),
         }
     }
 }

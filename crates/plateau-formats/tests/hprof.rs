@@ -1013,28 +1013,28 @@ mod fixtures {
             let store = node_named(graph, "TokenStore");
             let tokens = of(follow(graph, store, "static TOKENS"));
             assert_eq!(tokens.shape, CollectionShape::Map);
-            assert_eq!(tokens.length, 2000 * (round as u64 + 1), "{dump}");
+            assert_eq!(tokens.length(), 2000 * (round as u64 + 1), "{dump}");
             // HashMap doubles its table past 0.75 load: 4096 for 2,000, 8192 for 4,000+.
-            assert_eq!(tokens.capacity, Some([4096, 8192, 8192][round]), "{dump}");
+            assert_eq!(tokens.capacity(), Some([4096, 8192, 8192][round]), "{dump}");
             // The LRU is an anonymous LinkedHashMap subclass: still a map, full at 256.
             let sessions = of(follow(graph, store, "static SESSIONS"));
             assert_eq!(
-                (sessions.shape, sessions.length),
+                (sessions.shape, sessions.length()),
                 (CollectionShape::Map, 256)
             );
             let pool = follow(graph, store, "static POOL");
             let free = of(follow(graph, pool, "free"));
-            assert_eq!((free.shape, free.length), (CollectionShape::Queue, 48));
+            assert_eq!((free.shape, free.length()), (CollectionShape::Queue, 48));
             let recent = of(follow(graph, store, "static RECENT"));
-            assert_eq!((recent.shape, recent.length), (CollectionShape::List, 64));
-            assert!(recent.capacity.unwrap() >= 64);
+            assert_eq!((recent.shape, recent.length()), (CollectionShape::List, 64));
+            assert!(recent.capacity().unwrap() >= 64);
             // Every collection is counted once, by node order.
             assert!(stored.windows(2).all(|w| w[0].node < w[1].node));
             // A set is as long as its map: HashSets in the JDK's own statics.
             let sets = stored.iter().filter(|c| c.shape == CollectionShape::Set);
             for set in sets {
                 let map = follow(graph, set.node, "map");
-                assert_eq!(set.length, of(map).length);
+                assert_eq!(set.length(), of(map).length());
             }
         }
     }

@@ -217,14 +217,49 @@ pub enum CollectionShape {
 
 /// A collection whose element count the runtime keeps in a primitive field (a Java
 /// `HashMap.size`), which a heap graph has no edge for: the reader reads it and hands it on.
+/// 16 bytes: a 2 GB Java heap has millions of them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct StoredCollection {
     pub node: NodeId,
     pub shape: CollectionShape,
+    length: u32,
+    capacity: u32,
+}
+
+/// [`StoredCollection::capacity`] when there is no backing array.
+const NO_CAPACITY: u32 = u32::MAX;
+
+impl StoredCollection {
+    /// Counts past 32 bits (no runtime's collections hold that many) are kept as
+    /// `u32::MAX - 1`.
+    pub fn new(
+        node: NodeId,
+        shape: CollectionShape,
+        length: u64,
+        capacity: Option<u64>,
+    ) -> StoredCollection {
+        let narrow = |v: u64| v.min(NO_CAPACITY as u64 - 1) as u32;
+        StoredCollection {
+            node,
+            shape,
+            length: narrow(length),
+            capacity: capacity.map_or(NO_CAPACITY, narrow),
+        }
+    }
+
     /// Entries or elements, as the collection counts them.
-    pub length: u64,
+    pub fn length(&self) -> u64 {
+        self.length as u64
+    }
+
+    pub fn set_length(&mut self, length: u64) {
+        self.length = length.min(NO_CAPACITY as u64 - 1) as u32;
+    }
+
     /// Slots of its backing array (hash-table buckets, list capacity), when it has one.
-    pub capacity: Option<u64>,
+    pub fn capacity(&self) -> Option<u64> {
+        (self.capacity != NO_CAPACITY).then_some(self.capacity as u64)
+    }
 }
 
 /// The raw arrays a reader fills; [`HeapGraph::from_parts`] checks and adopts them.

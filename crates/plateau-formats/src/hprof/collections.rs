@@ -340,12 +340,7 @@ pub(crate) fn stored_collections(
         let Some(shape) = rule.shape else { continue };
         if rule.count == Inner {
             inner.push(stored.len());
-            stored.push(StoredCollection {
-                node: NodeId(c.node),
-                shape,
-                length: 0,
-                capacity: None,
-            });
+            stored.push(StoredCollection::new(NodeId(c.node), shape, 0, None));
             continue;
         }
         let backing = view.field(c.node, rule.backing);
@@ -390,18 +385,18 @@ pub(crate) fn stored_collections(
             ArrayLength => capacity.unwrap_or(0),
             Inner | Value => continue,
         };
-        stored.push(StoredCollection {
-            node: NodeId(c.node),
+        stored.push(StoredCollection::new(
+            NodeId(c.node),
             shape,
             length,
             capacity,
-        });
+        ));
     }
     let length_of = |node: NodeId| -> Option<u64> {
         let i = stored.binary_search_by_key(&node, |s| s.node).ok()?;
         let s = &stored[i];
         // A placeholder is no backing collection.
-        inner.binary_search(&i).is_err().then_some(s.length)
+        inner.binary_search(&i).is_err().then_some(s.length())
     };
     let lengths: Vec<Option<u64>> = inner
         .iter()
@@ -417,7 +412,7 @@ pub(crate) fn stored_collections(
     let mut drop_at = Vec::new();
     for (&i, length) in inner.iter().zip(lengths) {
         match length {
-            Some(length) => stored[i].length = length,
+            Some(length) => stored[i].set_length(length),
             // Its backing collection was not found: not listed.
             None => drop_at.push(i),
         }

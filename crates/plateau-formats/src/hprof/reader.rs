@@ -13,6 +13,9 @@ use crate::FormatError;
 
 pub(crate) const NONE: u32 = u32::MAX;
 
+/// Slots of the reader's recent-class cache.
+const RECENT_CLASSES: usize = 64;
+
 // Top-level record tags.
 const UTF8: u8 = 0x01;
 const LOAD_CLASS: u8 = 0x02;
@@ -494,7 +497,10 @@ struct Reader<'a> {
     sub: Option<(u8, u64)>,
     /// Offset just past the heap dump record being read.
     rec_end: u64,
-    last_class: (u64, u32),
+    /// Recently seen class ids and their class indices, by a few bits of the id: objects of
+    /// a handful of classes alternate (a String, its bytes, a map node), which one remembered
+    /// class kept sending to the hash map.
+    recent_classes: Box<[(u64, u32); RECENT_CLASSES]>,
     prev_obj_array: (u64, u64),
     prev_id: u64,
     current_heap: Option<usize>,
@@ -554,7 +560,7 @@ pub(crate) fn collect(
         rec: (0, 0),
         sub: None,
         rec_end: 0,
-        last_class: (0, NONE),
+        recent_classes: Box::new([(0, NONE); RECENT_CLASSES]),
         prev_obj_array: (0, 0),
         prev_id: 0,
         current_heap: None,
@@ -988,11 +994,14 @@ impl Reader<'_> {
 
     #[inline]
     fn class_of_instance(&mut self, class_id: u64) -> u32 {
-        if self.last_class.0 == class_id && self.last_class.1 != NONE {
-            return self.last_class.1;
+        // Class ids are addresses, 8-aligned: the bits above the alignment spread them.
+        let slot = (class_id >> 3) as usize % RECENT_CLASSES;
+        let (id, c) = self.recent_classes[slot];
+        if id == class_id && c != NONE {
+            return c;
         }
         let c = self.class_index(class_id);
-        self.last_class = (class_id, c);
+        self.recent_classes[slot] = (class_id, c);
         c
     }
 

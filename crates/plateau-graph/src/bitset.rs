@@ -20,6 +20,22 @@ impl BitSet {
         &self.words
     }
 
+    /// The set over `0..len` of the indices for which `member` (called once for each, in
+    /// increasing order) says yes; built a word at a time.
+    pub fn from_fn(len: usize, mut member: impl FnMut(usize) -> bool) -> Self {
+        let mut words = Vec::with_capacity(len.div_ceil(64));
+        let mut index = 0;
+        while index < len {
+            let mut word = 0u64;
+            for bit in 0..(len - index).min(64) {
+                word |= (member(index + bit) as u64) << bit;
+            }
+            words.push(word);
+            index += 64;
+        }
+        BitSet { words, len }
+    }
+
     /// A set over `0..len` with every bit set.
     pub fn full(len: usize) -> Self {
         let mut set = BitSet {
@@ -89,6 +105,23 @@ impl BitSet {
 #[cfg(test)]
 mod tests {
     use super::BitSet;
+
+    #[test]
+    fn from_fn_asks_for_each_index_once_in_order() {
+        for len in [0, 1, 63, 64, 65, 130] {
+            let mut asked = Vec::new();
+            let set = BitSet::from_fn(len, |i| {
+                asked.push(i);
+                i % 3 == 0
+            });
+            assert_eq!(asked, (0..len).collect::<Vec<_>>());
+            let mut expected = BitSet::new(len);
+            (0..len)
+                .filter(|i| i % 3 == 0)
+                .for_each(|i| expected.insert(i));
+            assert_eq!(set, expected, "len {len}");
+        }
+    }
 
     #[test]
     fn full_sets_exactly_len_bits() {

@@ -352,19 +352,18 @@ pub fn default_retaining_edges(
     edge_targets: &[NodeId],
     root: NodeId,
 ) -> BitSet {
-    let mut retaining = BitSet::new(edge_kinds.len());
-    for node in 0..first_edge.len().saturating_sub(1) {
-        for e in first_edge[node] as usize..first_edge[node + 1] as usize {
-            let kind = edge_kinds[e];
-            let keeps = match kind {
-                EdgeKind::Weak => false,
-                EdgeKind::Shortcut => node == root.index(),
-                _ => true,
-            } && edge_targets[e].index() != node;
-            retaining.set(e, keeps);
+    // Edges come in source order: the source moves on as the edge index passes its end.
+    let mut node = 0;
+    BitSet::from_fn(edge_kinds.len(), |e| {
+        while first_edge[node + 1] as usize <= e {
+            node += 1;
         }
-    }
-    retaining
+        (match edge_kinds[e] {
+            EdgeKind::Weak => false,
+            EdgeKind::Shortcut => node == root.index(),
+            _ => true,
+        }) && edge_targets[e].index() != node
+    })
 }
 
 impl HeapGraph {

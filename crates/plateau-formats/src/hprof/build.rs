@@ -339,17 +339,8 @@ pub(crate) fn build(
         ));
     }
 
-    // Which edges retain.
-    let e_total = parts.edge_kinds.len();
-    let mut retaining = BitSet::new(e_total);
-    for s in 0..parts.node_kinds.len() {
-        for e in parts.first_edge[s] as usize..parts.first_edge[s + 1] as usize {
-            let kind = parts.edge_kinds[e];
-            let keeps = kind != EdgeKind::Weak && parts.edge_targets[e].index() != s;
-            retaining.set(e, keeps);
-        }
-    }
-    parts.retaining = Some(retaining);
+    // Which edges retain: the engine's default rule (weak references and self references do
+    // not), which `HeapGraph::from_parts` applies when `parts.retaining` is left empty.
 
     // Every sum the graph engine makes (retained sizes, class totals) is at most this one.
     let total_size = parts

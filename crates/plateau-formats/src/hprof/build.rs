@@ -1,10 +1,12 @@
 //! From the collected columns to a [`HeapGraph`]: object ids resolved to nodes, late edges
 //! (instances decoded after their class arrived, threads' stack roots) merged in place,
-//! names, MAT shallow sizes, the root groups, and which edges retain.
+//! names, MAT shallow sizes and the root groups. Which edges retain is the graph engine's
+//! default rule (weak and self references do not).
 //!
-//! Memory: the id index is a window table per run of ascending ids (at most 4 bytes a
-//! node, see `index.rs`), built once and dropped once roots are resolved; edge targets are resolved in place in
-//! the 4-byte column the reader filled (heaps below 32 GB), so the peak is the graph's own
+//! Memory: the id index is a window table per run of ascending ids (at most 4 bytes a node,
+//! see `index.rs`), built once and dropped once roots are resolved; edge targets are
+//! resolved in place in the 4-byte column the reader filled (heaps below 32 GB); the name
+//! column is made only once the array lengths are freed. So the peak is the graph's own
 //! columns plus the index, the name keys and the short-array store.
 
 use std::collections::{HashMap, VecDeque};

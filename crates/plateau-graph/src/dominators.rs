@@ -1,7 +1,7 @@
 //! Dominator tree and retained sizes by the semi-NCA algorithm (Georgiadis, "Linear-Time
 //! Algorithms for Dominators and Related Problems", 2005; the variant LLVM and LeakCanary use):
 //! an iterative DFS, semidominators by path-compressed evaluation, then immediate dominators as
-//! nearest common ancestors in the DFS tree. Near-linear time, no recursion, and about 24 bytes
+//! nearest common ancestors in the DFS tree. Near-linear time, no recursion, and about 16 bytes
 //! per node plus 4 per retaining edge into a node that two or more of them point to while it
 //! runs.
 //!

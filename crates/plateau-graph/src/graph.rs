@@ -229,6 +229,11 @@ pub struct StoredCollection {
 /// [`StoredCollection::capacity`] when there is no backing array.
 const NO_CAPACITY: u32 = u32::MAX;
 
+/// A count in the 32 bits a stored collection keeps, below [`NO_CAPACITY`].
+fn saturate(count: u64) -> u32 {
+    count.min(NO_CAPACITY as u64 - 1) as u32
+}
+
 impl StoredCollection {
     /// Counts past 32 bits (no runtime's collections hold that many) are kept as
     /// `u32::MAX - 1`.
@@ -238,12 +243,11 @@ impl StoredCollection {
         length: u64,
         capacity: Option<u64>,
     ) -> StoredCollection {
-        let narrow = |v: u64| v.min(NO_CAPACITY as u64 - 1) as u32;
         StoredCollection {
             node,
             shape,
-            length: narrow(length),
-            capacity: capacity.map_or(NO_CAPACITY, narrow),
+            length: saturate(length),
+            capacity: capacity.map_or(NO_CAPACITY, saturate),
         }
     }
 
@@ -253,7 +257,7 @@ impl StoredCollection {
     }
 
     pub fn set_length(&mut self, length: u64) {
-        self.length = length.min(NO_CAPACITY as u64 - 1) as u32;
+        self.length = saturate(length);
     }
 
     /// Slots of its backing array (hash-table buckets, list capacity), when it has one.

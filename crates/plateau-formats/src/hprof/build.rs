@@ -20,7 +20,7 @@ use plateau_graph::{
     StringTable, U64Column,
 };
 
-use super::collections;
+use super::collections::{self, EdgeColumns};
 use super::index::IdIndex;
 use super::names::{decode_string_value, java_class_name, push_latin1, push_modified_utf8};
 use super::reader::{
@@ -226,10 +226,12 @@ pub(crate) fn build(
         let kinds = &c.nodes.kinds;
         let raw = &c.nodes.raw;
         let view = collections::EdgeView {
-            first_edge: &c.nodes.first_edge,
-            kinds: &c.edges.kinds,
-            names: &c.edges.names,
-            targets: &edge_targets,
+            edges: EdgeColumns {
+                first_edge: &c.nodes.first_edge,
+                kinds: &c.edges.kinds,
+                names: &c.edges.names,
+                targets: &edge_targets,
+            },
             strings: &strings,
             array_length: &|node: NodeId| raw.get(node.index()),
             is_array: &|node: NodeId| kinds[node.index()] == NodeKind::Array,
@@ -1047,14 +1049,6 @@ fn shallow_sizes(
     (self_sizes, undefined_instances)
 }
 
-/// The edge columns, as the reader left them and with targets resolved.
-struct EdgeColumns<'a> {
-    first_edge: &'a [u32],
-    kinds: &'a [EdgeKind],
-    names: &'a [u32],
-    targets: &'a [NodeId],
-}
-
 /// Names each `java.lang.String` by its text, where the dump's `value` array is short enough
 /// for its contents to have been kept; returns the nodes named and their names. They become
 /// string nodes: reports, paths and the duplicate-string finder then see Java strings as they
@@ -1088,7 +1082,8 @@ fn name_strings(
         if class.index() != string_class || c.nodes.kinds[v] != NodeKind::Object {
             continue;
         }
-        let value = (edges.first_edge[v] as usize..edges.first_edge[v + 1] as usize)
+        let value = edges
+            .of(v)
             .find(|&e| edges.kinds[e] == EdgeKind::Property && edges.names[e] == value_key)
             .map(|e| edges.targets[e]);
         let Some((bytes, elem)) = value.and_then(|a| c.short.contents(a.0)) else {

@@ -280,11 +280,24 @@ pub(crate) fn read_counted(layout: &Layout, node: u32, bytes: &[u8]) -> Option<C
 }
 
 /// The graph's view of edges and array lengths, as `build` holds them.
-pub(crate) struct EdgeView<'a> {
+/// The edge columns during the build: as the reader left them, targets resolved.
+#[derive(Clone, Copy)]
+pub(crate) struct EdgeColumns<'a> {
     pub(crate) first_edge: &'a [u32],
     pub(crate) kinds: &'a [EdgeKind],
     pub(crate) names: &'a [u32],
     pub(crate) targets: &'a [NodeId],
+}
+
+impl EdgeColumns<'_> {
+    /// The edges of `node`.
+    pub(crate) fn of(&self, node: usize) -> std::ops::Range<usize> {
+        self.first_edge[node] as usize..self.first_edge[node + 1] as usize
+    }
+}
+
+pub(crate) struct EdgeView<'a> {
+    pub(crate) edges: EdgeColumns<'a>,
     pub(crate) strings: &'a StringTable,
     /// Array lengths by node (other nodes: anything).
     pub(crate) array_length: &'a dyn Fn(NodeId) -> u64,
@@ -296,20 +309,22 @@ impl EdgeView<'_> {
         if name.is_empty() {
             return None;
         }
-        let n = node as usize;
-        (self.first_edge[n] as usize..self.first_edge[n + 1] as usize)
+        let edges = &self.edges;
+        edges
+            .of(node as usize)
             .find(|&e| {
-                matches!(self.kinds[e], EdgeKind::Property | EdgeKind::Weak)
-                    && self.strings.get(plateau_graph::StrId(self.names[e])) == name
+                matches!(edges.kinds[e], EdgeKind::Property | EdgeKind::Weak)
+                    && self.strings.get(plateau_graph::StrId(edges.names[e])) == name
             })
-            .map(|e| self.targets[e])
+            .map(|e| edges.targets[e])
     }
 
     fn elements(&self, node: NodeId) -> impl Iterator<Item = NodeId> + '_ {
-        let n = node.index();
-        (self.first_edge[n] as usize..self.first_edge[n + 1] as usize)
-            .filter(|&e| self.kinds[e] == EdgeKind::Element)
-            .map(|e| self.targets[e])
+        let edges = &self.edges;
+        edges
+            .of(node.index())
+            .filter(|&e| edges.kinds[e] == EdgeKind::Element)
+            .map(|e| edges.targets[e])
     }
 }
 

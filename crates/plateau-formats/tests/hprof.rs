@@ -1154,6 +1154,59 @@ mod fixtures {
         assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
         assert_eq!(*seen.last().unwrap(), bytes.len() as u64);
     }
+
+    /// Heap-dump segments decoded on a second thread give the single pass's graph, metadata
+    /// and warnings, for whole dumps, dumps cut inside a segment, and a segment whose records
+    /// only the single pass can read (a tag it rejects, an instance of a class never dumped).
+    #[test]
+    fn segments_on_two_threads_read_as_the_single_pass() {
+        let single = HprofOptions {
+            parallel: false,
+            ..HprofOptions::default()
+        };
+        let same = |bytes: &[u8], what: &str| {
+            let a = plateau_formats::hprof::read(bytes, &single, &mut |_| {});
+            let b = parse_bytes(bytes);
+            match (a, b) {
+                (Ok(a), Ok(b)) => {
+                    assert_same(&a.value.graph, &b.value.graph, what);
+                    assert_eq!(
+                        format!("{:?}", a.value.meta),
+                        format!("{:?}", b.value.meta),
+                        "{what}"
+                    );
+                    assert_eq!(a.warnings, b.warnings, "{what}");
+                    assert_eq!(
+                        a.value.graph.stored_collections(),
+                        b.value.graph.stored_collections(),
+                        "{what}"
+                    );
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{what}"),
+                (a, b) => panic!("{what}: {:?} vs {:?}", a.err(), b.err()),
+            }
+        };
+        for (name, _) in FIXTURES {
+            let plain = plain_fixture(name);
+            same(&plain, name);
+            for cut in [plain.len() / 2 + 7, plain.len() - 4099] {
+                same(&plain[..cut], &format!("{name} cut at {cut}"));
+            }
+        }
+        // The last instance of a dump: the first sub-record of its segment given a tag no
+        // sub-record has, then the instance's class id one no class has.
+        let plain = plain_fixture("token-store/s0.hprof.gz");
+        let (_, subs) = walk(&plain);
+        let instance = subs.iter().rfind(|s| s.tag == 0x21).unwrap();
+        let (_, segment) = instance.parent.unwrap();
+        let mut broken = plain.clone();
+        broken[segment as usize + 9] = 0x77;
+        same(&broken, "unknown sub-record tag");
+        let mut unknown_class = plain.clone();
+        let class_at = instance.start as usize + 1 + 8 + 4;
+        unknown_class[class_at..class_at + 8].copy_from_slice(&0x7777_7770u64.to_be_bytes());
+        same(&unknown_class, "instance of an undefined class");
+    }
 }
 
 mod synthetic {

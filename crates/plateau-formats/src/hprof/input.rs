@@ -125,14 +125,98 @@ impl<'a> Input<'a> {
                 self.eof = true;
             }
             self.end += read;
-            let consumed = (self.source_bytes)();
-            if consumed >= self.reported + PROGRESS_STEP || (read == 0 && consumed > self.reported)
-            {
-                self.reported = consumed;
-                (self.progress)(consumed);
-            }
+            self.report(read == 0);
         }
         Ok(true)
+    }
+
+    /// Tells the progress callback how far the source is, every `PROGRESS_STEP` bytes and at
+    /// its end.
+    fn report(&mut self, at_end: bool) {
+        let consumed = (self.source_bytes)();
+        if consumed >= self.reported + PROGRESS_STEP || (at_end && consumed > self.reported) {
+            self.reported = consumed;
+            (self.progress)(consumed);
+        }
+    }
+
+    /// Fills `out` with the next bytes, those past the buffer straight from the source (one
+    /// copy fewer for a whole heap-dump segment); returns how many arrived (fewer only at the
+    /// end of the input).
+    pub(crate) fn read_exact_or_end(&mut self, out: &mut [u8]) -> Result<usize, FormatError> {
+        let buffered = self.available().min(out.len());
+        out[..buffered].copy_from_slice(&self.buf[self.pos..self.pos + buffered]);
+        self.pos += buffered;
+        if buffered == out.len() {
+            return Ok(buffered);
+        }
+        // The buffer is used up: it restarts after the bytes read past it.
+        self.base += self.end as u64;
+        self.pos = 0;
+        self.end = 0;
+        let mut got = buffered;
+        while got < out.len() && !self.eof {
+            match self.reader.read(&mut out[got..]) {
+                Ok(0) => self.eof = true,
+                Ok(k) => {
+                    got += k;
+                    self.base += k as u64;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
+                    self.cut_short = true;
+                    self.eof = true;
+                }
+                Err(source) => {
+                    return Err(FormatError::Io {
+                        offset: self.base,
+                        source,
+                    })
+                }
+            }
+            let at_end = self.eof;
+            self.report(at_end);
+        }
+        Ok(got)
+    }
+
+    /// Puts `bytes`, the last ones read, back in front of what is left to read (nothing is
+    /// buffered when this is called: the bytes were read by [`Input::read_exact_or_end`]).
+    pub(crate) fn unread(&mut self, bytes: &[u8]) {
+        let kept = self.available();
+        if self.buf.len() < bytes.len() + kept {
+            self.buf.resize(bytes.len() + kept, 0);
+        }
+        self.buf.copy_within(self.pos..self.end, bytes.len());
+        self.buf[..bytes.len()].copy_from_slice(bytes);
+        self.base = self.offset() - bytes.len() as u64;
+        self.pos = 0;
+        self.end = bytes.len() + kept;
+    }
+
+    /// An input over bytes already in memory, `bytes[..len]`, which start at byte `base` of
+    /// the stream (a heap-dump segment read ahead, decoded in its turn). No progress reports.
+    pub(crate) fn over<'b>(bytes: Vec<u8>, len: usize, base: u64) -> Input<'b> {
+        // A closure without captures: leaking its box allocates nothing.
+        let quiet: &'b mut dyn FnMut(u64) = Box::leak(Box::new(|_: u64| {}));
+        let end = len.min(bytes.len());
+        Input {
+            reader: Box::new(std::io::empty()),
+            buf: bytes,
+            pos: 0,
+            end,
+            base,
+            eof: true,
+            progress: quiet,
+            source_bytes: Box::new(|| 0),
+            reported: 0,
+            cut_short: false,
+        }
+    }
+
+    /// The buffer back (of an input made by [`Input::over`]).
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
+        self.buf
     }
 
     /// Skips up to `n` bytes without keeping them; returns how many were skipped (fewer only

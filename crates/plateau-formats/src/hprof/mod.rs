@@ -46,6 +46,7 @@ mod index;
 pub(crate) mod input;
 mod names;
 mod reader;
+mod segments;
 
 use std::io::Read;
 
@@ -74,6 +75,9 @@ pub struct HprofOptions {
     /// does with its "include class instance size" option. Default false: a class object's
     /// shallow size is its static fields only (MAT's default).
     pub class_instance_size: bool,
+    /// Decode heap-dump segments on a second thread too, on machines with two cores or more
+    /// (default true). The result is the same either way.
+    pub parallel: bool,
 }
 
 impl Default for HprofOptions {
@@ -82,6 +86,7 @@ impl Default for HprofOptions {
             buffer_size: 4 << 20,
             class_edges: true,
             class_instance_size: false,
+            parallel: true,
         }
     }
 }

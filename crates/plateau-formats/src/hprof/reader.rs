@@ -1,13 +1,18 @@
 //! The streaming pass: HPROF records into node and edge columns, with object ids still raw
 //! (they are resolved to nodes once every object has been seen, in `build`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
 
 use plateau_graph::{EdgeKind, NodeKind, U64Column, MAX_NODES};
 
 use super::collections::{self, Counted, CountingField};
 use super::index::IdMap;
 use super::input::Input;
+use super::segments::{
+    append_column, CloseOnDrop, Decoded, Done, Frozen, Job, Queue, IN_FLIGHT, MAX_SEGMENT,
+};
 use super::HprofOptions;
 use crate::FormatError;
 
@@ -37,9 +42,9 @@ pub(crate) const ROOT_THREAD_BLOCK: u8 = 0x06;
 pub(crate) const ROOT_MONITOR_USED: u8 = 0x07;
 pub(crate) const ROOT_THREAD_OBJECT: u8 = 0x08;
 const CLASS_DUMP: u8 = 0x20;
-const INSTANCE_DUMP: u8 = 0x21;
-const OBJ_ARRAY_DUMP: u8 = 0x22;
-const PRIM_ARRAY_DUMP: u8 = 0x23;
+pub(crate) const INSTANCE_DUMP: u8 = 0x21;
+pub(crate) const OBJ_ARRAY_DUMP: u8 = 0x22;
+pub(crate) const PRIM_ARRAY_DUMP: u8 = 0x23;
 const HEAP_DUMP_INFO: u8 = 0xFE;
 pub(crate) const ROOT_INTERNED_STRING: u8 = 0x89;
 pub(crate) const ROOT_FINALIZING: u8 = 0x8A;
@@ -48,7 +53,7 @@ pub(crate) const ROOT_REFERENCE_CLEANUP: u8 = 0x8C;
 pub(crate) const ROOT_VM_INTERNAL: u8 = 0x8D;
 pub(crate) const ROOT_JNI_MONITOR: u8 = 0x8E;
 pub(crate) const UNREACHABLE: u8 = 0x90;
-const PRIM_ARRAY_NODATA: u8 = 0xC3;
+pub(crate) const PRIM_ARRAY_NODATA: u8 = 0xC3;
 
 // Basic types.
 pub(crate) const T_OBJECT: u8 = 2;
@@ -152,7 +157,7 @@ pub(crate) fn id_at(bytes: &[u8], at: usize, id_size: usize) -> u64 {
 }
 
 #[inline]
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
+pub(crate) fn u32_at(bytes: &[u8], at: usize) -> u32 {
     let mut b = [0u8; 4];
     b.copy_from_slice(&bytes[at..at + 4]);
     u32::from_be_bytes(b)
@@ -350,6 +355,12 @@ pub(crate) struct ShortArrays {
 const BUCKET_BITS: u32 = 6;
 
 impl ShortArrays {
+    /// Whether `len` more bytes of contents fit the store.
+    #[inline]
+    pub(crate) fn has_room(&self, len: usize) -> bool {
+        self.bytes.len() + len <= SHORT_STORE_LIMIT
+    }
+
     /// Makes lookups fast; call once every array is in.
     pub(crate) fn seal(&mut self) {
         let Some(&(last, ..)) = self.index.last() else {
@@ -404,6 +415,28 @@ pub(crate) struct EdgeColumns {
     pub(crate) names: Vec<u32>,
     /// Raw object ids, encoded by [`encode_id`].
     pub(crate) targets: U64Column,
+}
+
+impl NodeColumns {
+    /// One object; `id` encoded by [`encode_id`].
+    #[inline]
+    pub(crate) fn push(&mut self, kind: NodeKind, id: u64, class: u32, raw: u64, first_edge: u32) {
+        self.kinds.push(kind);
+        self.ids.push(id);
+        self.classes.push(class);
+        self.raw.push(raw);
+        self.first_edge.push(first_edge);
+    }
+}
+
+impl EdgeColumns {
+    /// One reference; `target` encoded by [`encode_id`].
+    #[inline]
+    pub(crate) fn push(&mut self, kind: EdgeKind, name: u32, target: u64) {
+        self.kinds.push(kind);
+        self.names.push(name);
+        self.targets.push(target);
+    }
 }
 
 /// Object ids in the target column: 8-byte ids are 8-aligned addresses, rotated so the
@@ -501,11 +534,29 @@ struct Reader<'a> {
     /// a handful of classes alternate (a String, its bytes, a map node), which one remembered
     /// class kept sending to the hash map.
     recent_classes: Box<[(u64, u32); RECENT_CLASSES]>,
-    prev_obj_array: (u64, u64),
+    overlap: OverlapTest,
     prev_id: u64,
     current_heap: Option<usize>,
     unknown_tags: Vec<(u8, u64)>,
     saw_plain_heap_dump: bool,
+    /// The worker's queue, when segments are decoded on two cores (see `segments`).
+    queue: Option<Arc<Queue>>,
+    /// Segments handed out, in file order.
+    pending: VecDeque<Pending>,
+    /// The class snapshot segments are decoded with, and the (classes, class dumps, layouts)
+    /// counts it was taken at.
+    frozen: Option<((usize, u64, usize), Arc<Frozen>)>,
+    spare_bytes: Vec<Vec<u8>>,
+    spare_out: Vec<Decoded>,
+}
+
+/// A segment handed to the decoders: its record, where its body starts and ends, and where
+/// its result arrives.
+struct Pending {
+    rec: (u8, u64),
+    body: u64,
+    rec_end: u64,
+    done: Receiver<Done>,
 }
 
 /// Reads the header and every record.
@@ -561,14 +612,31 @@ pub(crate) fn collect(
         sub: None,
         rec_end: 0,
         recent_classes: Box::new([(0, NONE); RECENT_CLASSES]),
-        prev_obj_array: (0, 0),
+        overlap: OverlapTest::default(),
         prev_id: 0,
         current_heap: None,
         unknown_tags: Vec::new(),
         saw_plain_heap_dump: false,
+        queue: None,
+        pending: VecDeque::new(),
+        frozen: None,
+        spare_bytes: Vec::new(),
+        spare_out: Vec::new(),
     };
     r.header()?;
-    r.records(warnings)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if options.parallel && cores >= 2 {
+        let queue = Arc::new(Queue::default());
+        r.queue = Some(Arc::clone(&queue));
+        std::thread::scope(|scope| {
+            let _close = CloseOnDrop(&queue);
+            scope.spawn(|| queue.work());
+            r.records(warnings)
+        })?;
+        r.queue = None;
+    } else {
+        r.records(warnings)?;
+    }
     if r.input.cut_short() {
         warnings.push(format!(
             "the compressed stream ends early (after {} bytes of HPROF)",
@@ -581,6 +649,7 @@ pub(crate) fn collect(
         ));
     }
     r.input.finish_progress();
+    r.c.compressed_refs = r.overlap.found;
     r.c.bytes_read = r.input.offset();
     if r.c.edges.kinds.len() >= (u32::MAX - (1 << 20)) as usize {
         return Err(FormatError::TooLarge(format!(
@@ -700,6 +769,7 @@ impl Reader<'_> {
         loop {
             let off = self.input.offset();
             if !self.input.fill(9)? {
+                self.drain()?;
                 let left = self.input.available();
                 if left == 0 {
                     break;
@@ -723,6 +793,10 @@ impl Reader<'_> {
             let tag = b[0];
             let len = u32_at(b, 5) as u64;
             self.input.consume(9);
+            if !self.handed_out(tag, len) {
+                // Records are read in file order: the segments handed out come first.
+                self.drain()?;
+            }
             self.rec = (tag, off);
             self.sub = None;
             if tag == HEAP_DUMP || tag == HEAP_DUMP_SEGMENT {
@@ -750,6 +824,7 @@ impl Reader<'_> {
                 }
             }
         }
+        self.drain()?;
         if self.c.heap_dump_records > 0
             && !self.c.heap_dump_end
             && self.c.version.as_str() != "1.0.1"
@@ -761,6 +836,225 @@ impl Reader<'_> {
             );
         }
         Ok(())
+    }
+
+    /// Whether a record goes to the segment decoders (see `segments`).
+    fn handed_out(&self, tag: u8, len: u64) -> bool {
+        self.queue.is_some() && (tag == HEAP_DUMP_SEGMENT || tag == HEAP_DUMP) && len <= MAX_SEGMENT
+    }
+
+    /// Reads the body of the heap-dump record at hand (`len` bytes) and queues it.
+    fn hand_out(&mut self, len: usize) -> Result<(), Stop> {
+        let body = self.input.offset();
+        let (rec, rec_end) = (self.rec, self.rec_end);
+        let mut bytes = self.spare_bytes.pop().unwrap_or_default();
+        if bytes.len() < len {
+            bytes.resize(len, 0);
+        }
+        let got = match self.input.read_exact_or_end(&mut bytes[..len]) {
+            Ok(got) => got,
+            Err(e) => {
+                self.drain()?;
+                return Err(e.into());
+            }
+        };
+        // The dump ends inside this record: the single pass reads as far as it goes. Class
+        // dumps are read by the single pass too, at once, so that the segments after them
+        // are decoded with their classes.
+        if got < len {
+            self.drain()?;
+            (self.rec, self.rec_end, self.sub, self.current_heap) = (rec, rec_end, None, None);
+            self.input.unread(&bytes[..got]);
+            self.spare_bytes.push(bytes);
+            return self.heap_dump();
+        }
+        if bytes.first() == Some(&CLASS_DUMP) {
+            self.drain()?;
+            return self.single_pass(bytes, len, body, rec, rec_end);
+        }
+        let frozen = self.frozen();
+        let (reply, done) = sync_channel(1);
+        let out = self.spare_out.pop().unwrap_or_default();
+        if let Some(queue) = &self.queue {
+            queue.push(Job {
+                bytes,
+                len,
+                frozen,
+                out,
+                reply,
+            });
+        }
+        self.pending.push_back(Pending {
+            rec,
+            body,
+            rec_end,
+            done,
+        });
+        while self.pending.len() > IN_FLIGHT {
+            self.settle()?;
+        }
+        Ok(())
+    }
+
+    /// The class snapshot for the next segment: the last one while no class changed.
+    fn frozen(&mut self) -> Arc<Frozen> {
+        let stamp = |c: &Collected| (c.classes.len(), c.class_dumps, c.layouts.len());
+        if let Some((at, frozen)) = &self.frozen {
+            if *at == stamp(&self.c) {
+                return Arc::clone(frozen);
+            }
+        }
+        // Layouts for every class dumped so far, not only those with instances yet.
+        for c in 0..self.c.classes.len() {
+            if self.c.classes[c].node != NONE {
+                self.layout(c as u32);
+            }
+        }
+        let frozen = Arc::new(Frozen {
+            id: self.id,
+            class_edges: self.class_edges,
+            class_by_id: self.c.class_by_id.clone(),
+            layout_of: self.c.classes.iter().map(|d| d.layout).collect(),
+            layouts: self.c.layouts.clone(),
+            prim_classes: self.c.prim_classes,
+        });
+        self.frozen = Some((stamp(&self.c), Arc::clone(&frozen)));
+        frozen
+    }
+
+    /// Appends the oldest segment handed out, decoding it here if no thread has started it,
+    /// or reading it by the single pass if the decoder could not.
+    fn settle(&mut self) -> Result<(), Stop> {
+        let Some(front) = self.pending.front() else {
+            return Ok(());
+        };
+        let done = loop {
+            if let Ok(done) = front.done.try_recv() {
+                break done;
+            }
+            match self.queue.as_ref().and_then(|q| q.steal()) {
+                Some(job) => job.run(),
+                None => match front.done.recv() {
+                    Ok(done) => break done,
+                    Err(_) => {
+                        return Err(Stop::Fatal(FormatError::Inconsistent(
+                            "the heap-dump segment decoder stopped without a result".into(),
+                        )))
+                    }
+                },
+            }
+        };
+        let Some(p) = self.pending.pop_front() else {
+            return Ok(());
+        };
+        let appended = done.ok && self.append(&done.out);
+        self.spare_out.push(done.out);
+        if appended {
+            self.spare_bytes.push(done.bytes);
+            Ok(())
+        } else {
+            self.single_pass(done.bytes, done.len, p.body, p.rec, p.rec_end)
+        }
+    }
+
+    /// Settles every segment handed out.
+    fn drain(&mut self) -> Result<(), FormatError> {
+        while !self.pending.is_empty() {
+            match self.settle() {
+                Ok(()) => {}
+                Err(Stop::Fatal(e)) => return Err(e),
+                // Only whole segments are handed out.
+                Err(Stop::Eof) => {
+                    return Err(FormatError::Truncated {
+                        offset: self.input.offset(),
+                        context: self.context(),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads heap-dump record `rec`'s body, `bytes[..len]` from byte `body` on, as the
+    /// single pass reads one from the file.
+    fn single_pass(
+        &mut self,
+        bytes: Vec<u8>,
+        len: usize,
+        body: u64,
+        rec: (u8, u64),
+        rec_end: u64,
+    ) -> Result<(), Stop> {
+        self.rec = rec;
+        self.sub = None;
+        self.rec_end = rec_end;
+        self.current_heap = None;
+        let file = std::mem::replace(&mut self.input, Input::over(bytes, len, body));
+        let result = self.heap_dump();
+        let segment = std::mem::replace(&mut self.input, file);
+        self.spare_bytes.push(segment.into_buffer());
+        result
+    }
+
+    /// Appends a decoded segment's columns after the objects read so far; `false` when they
+    /// would pass plateau's limits (the single pass then says where).
+    fn append(&mut self, d: &Decoded) -> bool {
+        let c = &mut self.c;
+        let base = c.nodes.kinds.len();
+        let edge_base = c.edges.kinds.len();
+        if base + d.nodes.kinds.len() + 1024 >= MAX_NODES
+            || edge_base + d.edges.kinds.len() >= (u32::MAX - (1 << 20)) as usize
+        {
+            return false;
+        }
+        let (base, edge_base) = (base as u32, edge_base as u32);
+        let nodes = &mut c.nodes;
+        nodes.kinds.extend_from_slice(&d.nodes.kinds);
+        append_column(&mut nodes.ids, &d.nodes.ids);
+        nodes.classes.extend_from_slice(&d.nodes.classes);
+        append_column(&mut nodes.raw, &d.nodes.raw);
+        nodes
+            .first_edge
+            .extend(d.nodes.first_edge.iter().map(|&e| e + edge_base));
+        let edges = &mut c.edges;
+        edges.kinds.extend_from_slice(&d.edges.kinds);
+        edges.names.extend_from_slice(&d.edges.names);
+        append_column(&mut edges.targets, &d.edges.targets);
+        c.roots.extend_from_slice(&d.roots);
+        for &(tag, count) in &d.root_counts {
+            match c.root_counts.iter_mut().find(|(t, _)| *t == tag) {
+                Some((_, total)) => *total += count,
+                None => c.root_counts.push((tag, count)),
+            }
+        }
+        c.utf16.extend(d.utf16.iter().map(|&v| v + base));
+        c.counted.extend(d.counted.iter().map(|&k| Counted {
+            node: k.node + base,
+            ..k
+        }));
+        for &(node, start, len, t) in &d.short_index {
+            if c.short.has_room(len as usize) {
+                let at = c.short.bytes.len() as u32;
+                let contents = &d.short_bytes[start as usize..start as usize + len as usize];
+                c.short.bytes.extend_from_slice(contents);
+                c.short.index.push((node + base, at, len, t));
+            }
+        }
+        c.instances += d.instances;
+        c.object_arrays += d.object_arrays;
+        c.primitive_arrays += d.primitive_arrays;
+        c.layout_mismatches += d.layout_mismatches;
+        if let Some(first) = d.first_id {
+            c.gcd = fold_gap(c.gcd, self.prev_id, first);
+            if d.gcd != 0 {
+                c.gcd = fold_gcd(c.gcd, d.gcd);
+            }
+            self.prev_id = d.last_id;
+        }
+        if self.id == 8 {
+            self.overlap.then(d.first_array, &d.overlap);
+        }
+        true
     }
 
     fn saw_segments(&self) -> bool {
@@ -886,7 +1180,11 @@ impl Reader<'_> {
                 // Android resets the heap at each segment.
                 self.current_heap = None;
                 self.rec_end = self.input.offset() + len;
-                self.heap_dump()?;
+                if self.handed_out(tag, len) {
+                    self.hand_out(len as usize)?;
+                } else {
+                    self.heap_dump()?;
+                }
                 self.sub = None;
             }
             HEAP_DUMP_END => {
@@ -1033,21 +1331,9 @@ impl Reader<'_> {
                 self.input.offset()
             ))));
         }
-        nodes.kinds.push(kind);
-        nodes.ids.push(encode_id(id, self.id));
-        nodes.classes.push(class);
-        nodes.raw.push(raw);
-        nodes.first_edge.push(self.c.edges.kinds.len() as u32);
-        // Alignment is clamped to 8..=256: once the GCD is down to 8 it can stop.
-        if self.c.gcd != 8 {
-            let gap = id.abs_diff(self.prev_id);
-            if self.prev_id != 0 && id != 0 && gap != 0 {
-                self.c.gcd = gcd(self.c.gcd, gap);
-                if self.c.gcd < 8 {
-                    self.c.gcd = 8;
-                }
-            }
-        }
+        let first_edge = self.c.edges.kinds.len() as u32;
+        nodes.push(kind, encode_id(id, self.id), class, raw, first_edge);
+        self.c.gcd = fold_gap(self.c.gcd, self.prev_id, id);
         self.prev_id = id;
         if let Some(h) = self.current_heap {
             self.c.heaps[h].1 += 1;
@@ -1057,10 +1343,7 @@ impl Reader<'_> {
 
     #[inline]
     fn edge(&mut self, kind: EdgeKind, name: u32, target: u64) {
-        let e = &mut self.c.edges;
-        e.kinds.push(kind);
-        e.names.push(name);
-        e.targets.push(encode_id(target, self.id));
+        self.c.edges.push(kind, name, encode_id(target, self.id));
     }
 
     /// Undoes a sub-record that the input cut short: nodes and edges back to `mark`.
@@ -1095,22 +1378,8 @@ impl Reader<'_> {
                 OBJ_ARRAY_DUMP => self.object_array_dump(),
                 PRIM_ARRAY_DUMP | PRIM_ARRAY_NODATA => self.primitive_array_dump(tag),
                 CLASS_DUMP => self.class_dump(),
-                ROOT_UNKNOWN
-                | ROOT_STICKY_CLASS
-                | ROOT_MONITOR_USED
-                | ROOT_INTERNED_STRING
-                | ROOT_FINALIZING
-                | ROOT_DEBUGGER
-                | ROOT_REFERENCE_CLEANUP
-                | ROOT_VM_INTERNAL
-                | UNREACHABLE => self.root(tag, 0, false, false),
-                ROOT_JNI_GLOBAL => self.root(tag, id, false, false),
-                ROOT_JNI_LOCAL | ROOT_JAVA_FRAME | ROOT_JNI_MONITOR => {
-                    self.root(tag, 0, true, true)
-                }
-                ROOT_NATIVE_STACK | ROOT_THREAD_BLOCK => self.root(tag, 0, true, false),
-                ROOT_THREAD_OBJECT => self.root(tag, 0, true, true),
                 HEAP_DUMP_INFO => self.heap_dump_info(),
+                _ if RootShape::of(tag, id).is_some() => self.root(tag),
                 _ => {
                     return Err(Stop::Fatal(FormatError::Syntax {
                         offset: sub_off,
@@ -1132,31 +1401,16 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// A root: the object id, then (`skip` bytes), a thread serial and a frame index /
-    /// trace serial when the layout has them.
-    fn root(&mut self, tag: u8, skip: usize, thread: bool, extra: bool) -> Result<(), Stop> {
-        let id = self.id;
-        let len = id + skip + if thread { 4 } else { 0 } + if extra { 4 } else { 0 };
-        self.need(len, "root fields")?;
-        let b = self.input.bytes();
-        let obj = id_at(b, 0, id);
-        let thread_serial = if thread { u32_at(b, id + skip) } else { 0 };
-        let extra_value = if extra {
-            u32_at(b, id + skip + 4)
-        } else {
-            NONE
+    /// A root sub-record of a tag [`RootShape::of`] knows.
+    fn root(&mut self, tag: u8) -> Result<(), Stop> {
+        let Some(shape) = RootShape::of(tag, self.id) else {
+            return Ok(());
         };
-        self.input.consume(len);
-        self.c.roots.push(Root {
-            tag,
-            obj,
-            thread: thread_serial,
-            extra: extra_value,
-        });
-        match self.c.root_counts.iter_mut().find(|(t, _)| *t == tag) {
-            Some((_, count)) => *count += 1,
-            None => self.c.root_counts.push((tag, 1)),
-        }
+        self.need(shape.len, "root fields")?;
+        let root = shape.read(tag, self.input.bytes(), self.id);
+        self.input.consume(shape.len);
+        self.c.roots.push(root);
+        count_root(&mut self.c.root_counts, tag);
         Ok(())
     }
 
@@ -1299,32 +1553,12 @@ impl Reader<'_> {
             Some(l) => {
                 let layout = &self.c.layouts[l as usize];
                 let bytes = &self.input.bytes()[..n];
-                if layout.bytes != n as u64 {
-                    self.c.layout_mismatches += 1;
+                let fields = InstanceFields::read(layout, node, bytes, id, &mut self.c.edges);
+                self.c.layout_mismatches += fields.mismatch as u64;
+                if fields.utf16 {
+                    self.c.utf16.push(node);
                 }
-                let e = &mut self.c.edges;
-                for f in &layout.refs {
-                    let at = f.offset as usize;
-                    if at + id > n {
-                        break;
-                    }
-                    let target = id_at(bytes, at, id);
-                    if target != 0 {
-                        e.kinds.push(if f.weak {
-                            EdgeKind::Weak
-                        } else {
-                            EdgeKind::Property
-                        });
-                        e.names.push(f.name);
-                        e.targets.push(encode_id(target, id));
-                    }
-                }
-                if let Some(coder) = layout.coder {
-                    if (coder as usize) < n && bytes[coder as usize] == 1 {
-                        self.c.utf16.push(node);
-                    }
-                }
-                if let Some(counted) = collections::read_counted(layout, node, bytes) {
+                if let Some(counted) = fields.counted {
                     self.c.counted.push(counted);
                 }
             }
@@ -1394,14 +1628,8 @@ impl Reader<'_> {
         let c = self.class_of_instance(class_id);
         self.new_node(NodeKind::Array, obj, c, len)?;
         self.c.object_arrays += 1;
-        // MAT's compressed-oops test: an object array starting inside the previous one's
-        // extent with 8-byte references.
-        if id == 8 && !self.c.compressed_refs {
-            let (prev, prev_len) = self.prev_obj_array;
-            if prev != 0 && obj > prev && obj < prev.saturating_add(16 + 8 * prev_len) {
-                self.c.compressed_refs = true;
-            }
-            self.prev_obj_array = (obj, len);
+        if id == 8 {
+            self.overlap.see(obj, len);
         }
         if self.class_edges {
             self.edge(EdgeKind::Internal, KEY_CLASS, class_id);
@@ -1412,16 +1640,8 @@ impl Reader<'_> {
             if !self.input.fill(chunk * id)? {
                 return Err(Stop::Eof);
             }
-            let bytes = self.input.bytes();
-            let e = &mut self.c.edges;
-            for k in 0..chunk {
-                let target = id_at(bytes, k * id, id);
-                if target != 0 {
-                    e.kinds.push(EdgeKind::Element);
-                    e.names.push((index + k as u64) as u32);
-                    e.targets.push(encode_id(target, id));
-                }
-            }
+            let bytes = &self.input.bytes()[..chunk * id];
+            push_element_edges(bytes, id, index, &mut self.c.edges);
             self.input.consume(chunk * id);
             index += chunk as u64;
         }
@@ -1454,11 +1674,7 @@ impl Reader<'_> {
         let node = self.new_node(NodeKind::Array, obj, c, len)?;
         self.c.primitive_arrays += 1;
         let short = &mut self.c.short;
-        if (t == T_BYTE || t == T_CHAR)
-            && data as usize <= SHORT_ARRAY_MAX
-            && short.bytes.len() + (data as usize) <= SHORT_STORE_LIMIT
-            && data > 0
-        {
+        if keeps_contents(t, data) && short.has_room(data as usize) {
             if !self.input.fill(data as usize)? {
                 return Err(Stop::Eof);
             }
@@ -1480,6 +1696,201 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
         (a, b) = (b, a % b);
     }
     a
+}
+
+/// The GCD of the address gaps so far, `so_far`, after the gap from `prev` to `id` (object
+/// alignment is clamped to 8..=256: once the GCD is down to 8 it stays there).
+#[inline]
+pub(crate) fn fold_gap(so_far: u64, prev: u64, id: u64) -> u64 {
+    let gap = id.abs_diff(prev);
+    if prev == 0 || id == 0 || gap == 0 {
+        return so_far;
+    }
+    fold_gcd(so_far, gap)
+}
+
+/// `so_far` joined with a nonzero GCD of more gaps (see [`fold_gap`]).
+#[inline]
+pub(crate) fn fold_gcd(so_far: u64, more: u64) -> u64 {
+    if so_far == 8 {
+        8
+    } else {
+        gcd(so_far, more).max(8)
+    }
+}
+
+/// The fields of a root sub-record: the object id, then `skip` bytes, a thread serial and a
+/// frame index / trace serial when the tag has them.
+#[derive(Clone, Copy)]
+pub(crate) struct RootShape {
+    skip: usize,
+    thread: bool,
+    extra: bool,
+    /// Bytes after the tag.
+    pub(crate) len: usize,
+}
+
+impl RootShape {
+    /// `None` for a tag that is no root.
+    #[inline]
+    pub(crate) fn of(tag: u8, id: usize) -> Option<RootShape> {
+        let (skip, thread, extra) = match tag {
+            ROOT_UNKNOWN
+            | ROOT_STICKY_CLASS
+            | ROOT_MONITOR_USED
+            | ROOT_INTERNED_STRING
+            | ROOT_FINALIZING
+            | ROOT_DEBUGGER
+            | ROOT_REFERENCE_CLEANUP
+            | ROOT_VM_INTERNAL
+            | UNREACHABLE => (0, false, false),
+            ROOT_JNI_GLOBAL => (id, false, false),
+            ROOT_JNI_LOCAL | ROOT_JAVA_FRAME | ROOT_JNI_MONITOR | ROOT_THREAD_OBJECT => {
+                (0, true, true)
+            }
+            ROOT_NATIVE_STACK | ROOT_THREAD_BLOCK => (0, true, false),
+            _ => return None,
+        };
+        let len = id + skip + 4 * (thread as usize + extra as usize);
+        Some(RootShape {
+            skip,
+            thread,
+            extra,
+            len,
+        })
+    }
+
+    /// The root in `b`, which holds at least `len` bytes.
+    #[inline]
+    pub(crate) fn read(self, tag: u8, b: &[u8], id: usize) -> Root {
+        Root {
+            tag,
+            obj: id_at(b, 0, id),
+            thread: if self.thread {
+                u32_at(b, id + self.skip)
+            } else {
+                0
+            },
+            extra: if self.extra {
+                u32_at(b, id + self.skip + 4)
+            } else {
+                NONE
+            },
+        }
+    }
+}
+
+/// Counts a root of `tag` (tags in the order first seen).
+#[inline]
+pub(crate) fn count_root(counts: &mut Vec<(u8, u64)>, tag: u8) {
+    match counts.iter_mut().find(|(t, _)| *t == tag) {
+        Some((_, count)) => *count += 1,
+        None => counts.push((tag, 1)),
+    }
+}
+
+/// What an instance's field bytes hold besides its references (which go to the edges).
+pub(crate) struct InstanceFields {
+    /// The field byte count differs from the class layout's.
+    pub(crate) mismatch: bool,
+    /// A `java.lang.String` whose coder says UTF-16.
+    pub(crate) utf16: bool,
+    /// A JDK collection's counting fields.
+    pub(crate) counted: Option<Counted>,
+}
+
+impl InstanceFields {
+    /// Reads instance `node`'s field `bytes` by its class `layout`: non-null references
+    /// become edges.
+    #[inline]
+    pub(crate) fn read(
+        layout: &Layout,
+        node: u32,
+        bytes: &[u8],
+        id: usize,
+        edges: &mut EdgeColumns,
+    ) -> InstanceFields {
+        for f in &layout.refs {
+            let at = f.offset as usize;
+            if at + id > bytes.len() {
+                break;
+            }
+            let target = id_at(bytes, at, id);
+            if target != 0 {
+                let kind = if f.weak {
+                    EdgeKind::Weak
+                } else {
+                    EdgeKind::Property
+                };
+                edges.push(kind, f.name, encode_id(target, id));
+            }
+        }
+        InstanceFields {
+            mismatch: layout.bytes != bytes.len() as u64,
+            utf16: layout
+                .coder
+                .is_some_and(|coder| bytes.get(coder as usize) == Some(&1)),
+            counted: collections::read_counted(layout, node, bytes),
+        }
+    }
+}
+
+/// Object array elements from index `first` on (`bytes` holds whole ids): non-null ones
+/// become element edges.
+#[inline]
+pub(crate) fn push_element_edges(bytes: &[u8], id: usize, first: u64, edges: &mut EdgeColumns) {
+    for k in 0..bytes.len() / id {
+        let target = id_at(bytes, k * id, id);
+        if target != 0 {
+            edges.push(
+                EdgeKind::Element,
+                (first + k as u64) as u32,
+                encode_id(target, id),
+            );
+        }
+    }
+}
+
+/// Whether a primitive array's contents (`data` bytes of element type `t`) are kept, room
+/// allowing (see [`ShortArrays::has_room`]).
+#[inline]
+pub(crate) fn keeps_contents(t: u8, data: u64) -> bool {
+    (t == T_BYTE || t == T_CHAR) && data > 0 && data as usize <= SHORT_ARRAY_MAX
+}
+
+/// MAT's compressed-oops test: an object array that starts inside the previous one's extent
+/// if its references took 8 bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct OverlapTest {
+    /// The last object array seen: (id, length).
+    pub(crate) last: Option<(u64, u64)>,
+    pub(crate) found: bool,
+}
+
+impl OverlapTest {
+    #[inline]
+    pub(crate) fn see(&mut self, obj: u64, len: u64) {
+        if self.found {
+            return;
+        }
+        if let Some((prev, prev_len)) = self.last {
+            if prev != 0 && obj > prev && obj < prev.saturating_add(16 + 8 * prev_len) {
+                self.found = true;
+            }
+        }
+        self.last = Some((obj, len));
+    }
+
+    /// Continues with the arrays another test saw after these, starting with `first`.
+    pub(crate) fn then(&mut self, first: Option<(u64, u64)>, later: &OverlapTest) {
+        let Some((obj, len)) = first else { return };
+        self.see(obj, len);
+        if later.found {
+            self.found = true;
+        } else if !self.found {
+            self.last = later.last;
+        }
+    }
 }
 
 fn truncate_column(column: &mut U64Column, len: usize) {

@@ -417,57 +417,65 @@ impl HeapGraph {
                 parts.first_edge[0], parts.first_edge[n]
             ));
         }
-        if let Some(i) = parts.first_edge.windows(2).position(|w| w[0] > w[1]) {
-            return err(format!("edge index decreases at node {i}"));
-        }
-        if let Some(i) = parts.edge_targets.iter().position(|t| t.index() >= n) {
-            return err(format!(
-                "edge {i} points to node {} of {n}",
-                parts.edge_targets[i].0
-            ));
-        }
-        let strings = parts.strings.len();
-        if let Some(i) = parts
-            .node_names
-            .iter()
-            .position(|s| s.0 as usize >= strings)
-        {
-            return err(format!(
-                "node {i} names string {} of {strings}",
-                parts.node_names[i].0
-            ));
-        }
-        for (i, (&kind, &name)) in parts.edge_kinds.iter().zip(&parts.edge_names).enumerate() {
-            if !kind.name_is_index() && name as usize >= strings {
-                return err(format!("edge {i} names string {name} of {strings}"));
+        // The remaining checks scan every column; on a big graph the default retention rule
+        // (a scan of the edges, which cannot fail) runs beside them.
+        let check = || -> Result<(), GraphError> {
+            let err = |msg: String| Err(GraphError(msg));
+            if let Some(i) = parts.first_edge.windows(2).position(|w| w[0] > w[1]) {
+                return err(format!("edge index decreases at node {i}"));
             }
-        }
-        let classes = parts.classes.len();
-        if let Some(i) = parts.node_classes.iter().position(|c| c.index() >= classes) {
-            return err(format!(
-                "node {i} has class {} of {classes}",
-                parts.node_classes[i].0
-            ));
-        }
-        if let Some(c) = parts.classes.iter().find(|c| c.name.0 as usize >= strings) {
-            return err(format!("a class names string {} of {strings}", c.name.0));
-        }
-        if parts.root.index() >= n {
-            return err(format!("root {} is not one of {n} nodes", parts.root.0));
-        }
-        if let Some(r) = parts.user_roots.iter().find(|r| r.index() >= n) {
-            return err(format!("user root {} is not one of {n} nodes", r.0));
-        }
-        if parts.locations.iter().any(|(node, _)| node.index() >= n)
-            || parts.locations.windows(2).any(|w| w[0].0 > w[1].0)
-        {
-            return err("locations must be sorted by node and name existing nodes".into());
-        }
-        if parts.collections.iter().any(|c| c.node.index() >= n)
-            || parts.collections.windows(2).any(|w| w[0].node >= w[1].node)
-        {
-            return err("collections must be sorted by node and name existing nodes once".into());
-        }
+            if let Some(i) = parts.edge_targets.iter().position(|t| t.index() >= n) {
+                return err(format!(
+                    "edge {i} points to node {} of {n}",
+                    parts.edge_targets[i].0
+                ));
+            }
+            let strings = parts.strings.len();
+            if let Some(i) = parts
+                .node_names
+                .iter()
+                .position(|s| s.0 as usize >= strings)
+            {
+                return err(format!(
+                    "node {i} names string {} of {strings}",
+                    parts.node_names[i].0
+                ));
+            }
+            for (i, (&kind, &name)) in parts.edge_kinds.iter().zip(&parts.edge_names).enumerate() {
+                if !kind.name_is_index() && name as usize >= strings {
+                    return err(format!("edge {i} names string {name} of {strings}"));
+                }
+            }
+            let classes = parts.classes.len();
+            if let Some(i) = parts.node_classes.iter().position(|c| c.index() >= classes) {
+                return err(format!(
+                    "node {i} has class {} of {classes}",
+                    parts.node_classes[i].0
+                ));
+            }
+            if let Some(c) = parts.classes.iter().find(|c| c.name.0 as usize >= strings) {
+                return err(format!("a class names string {} of {strings}", c.name.0));
+            }
+            if parts.root.index() >= n {
+                return err(format!("root {} is not one of {n} nodes", parts.root.0));
+            }
+            if let Some(r) = parts.user_roots.iter().find(|r| r.index() >= n) {
+                return err(format!("user root {} is not one of {n} nodes", r.0));
+            }
+            if parts.locations.iter().any(|(node, _)| node.index() >= n)
+                || parts.locations.windows(2).any(|w| w[0].0 > w[1].0)
+            {
+                return err("locations must be sorted by node and name existing nodes".into());
+            }
+            if parts.collections.iter().any(|c| c.node.index() >= n)
+                || parts.collections.windows(2).any(|w| w[0].node >= w[1].node)
+            {
+                return err(
+                    "collections must be sorted by node and name existing nodes once".into(),
+                );
+            }
+            Ok(())
+        };
         let retaining = match parts.retaining {
             Some(bits) if bits.len() != e => {
                 return err(format!(
@@ -475,40 +483,65 @@ impl HeapGraph {
                     bits.len()
                 ))
             }
-            Some(bits) => bits,
-            None => default_retaining_edges(
-                &parts.first_edge,
-                &parts.edge_kinds,
-                &parts.edge_targets,
-                parts.root,
-            ),
+            Some(bits) => {
+                check()?;
+                bits
+            }
+            None => {
+                let rule = || {
+                    default_retaining_edges(
+                        &parts.first_edge,
+                        &parts.edge_kinds,
+                        &parts.edge_targets,
+                        parts.root,
+                    )
+                };
+                if e < PARALLEL_MIN_EDGES {
+                    check()?;
+                    rule()
+                } else {
+                    let (checked, bits) = std::thread::scope(|scope| {
+                        let bits = scope.spawn(rule);
+                        (
+                            check(),
+                            bits.join().expect("the retention rule does not panic"),
+                        )
+                    });
+                    checked?;
+                    bits
+                }
+            }
         };
         let mut strings = parts.strings;
         strings.shrink_to_fit();
-        // The edge columns and the node columns are packed side by side on big graphs.
+        // The edge columns (with the node ids, for balance) and the other node columns are
+        // packed side by side on big graphs.
         let (edge_kinds, edge_targets, edge_names) =
             (parts.edge_kinds, parts.edge_targets, parts.edge_names);
+        let (node_ids, node_id_shift) = (parts.node_ids, parts.node_id_shift);
         let pack_edges = move || {
             // Kinds go into the targets' high bits, in place: no second array at any time.
             let mut packed: Vec<u32> = edge_targets.into_iter().map(|t| t.0).collect();
             for (slot, kind) in packed.iter_mut().zip(edge_kinds) {
                 *slot |= (kind as u32) << TARGET_BITS;
             }
-            (packed, CodedColumn::pack(edge_names))
+            (
+                packed,
+                CodedColumn::pack(edge_names),
+                IdColumn::pack(node_ids, node_id_shift),
+            )
         };
         let total_size = parts.self_sizes.sum();
         let (node_names, node_classes, self_sizes) =
             (parts.node_names, parts.node_classes, parts.self_sizes);
-        let (node_ids, node_id_shift) = (parts.node_ids, parts.node_id_shift);
         let pack_nodes = move || {
             (
                 CodedColumn::pack(node_names.into_iter().map(|s| s.0).collect()),
                 CodedColumn::pack(node_classes.into_iter().map(|c| c.0).collect()),
                 SizeColumn::pack(self_sizes),
-                IdColumn::pack(node_ids, node_id_shift),
             )
         };
-        let ((packed, edge_names), (node_names, node_classes, self_sizes, node_ids)) =
+        let ((packed, edge_names, node_ids), (node_names, node_classes, self_sizes)) =
             if e < PARALLEL_MIN_EDGES {
                 (pack_edges(), pack_nodes())
             } else {

@@ -9,7 +9,7 @@
 //! column is made only once the array lengths are freed. So the peak is the graph's own
 //! columns plus the index, the name keys and the short-array store.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
@@ -664,7 +664,6 @@ fn frame_text(c: &Collected, frame_id: u64) -> Option<String> {
 /// and inserts the late edges after their source's own. The lookups (a third of the build)
 /// run on two threads; the compaction and the insertion are one sequential pass.
 fn resolve(c: &mut Collected, index: &IdIndex, mut late: Vec<Late>) -> (Vec<NodeId>, u64) {
-    const MISSING: u32 = Compaction::MISSING;
     let ids = &c.nodes.ids;
     // Targets and the id column are both encoded: compared as they are.
     let lookup = |raw: u64| index.get(ids, raw).unwrap_or(MISSING);
@@ -731,141 +730,96 @@ fn counts_as_dangling(kind: EdgeKind, name: u32) -> bool {
     !(kind == EdgeKind::Internal && name == KEY_CLASS)
 }
 
-/// Drops the edges whose target is [`Compaction::MISSING`] and inserts `late` edges
-/// (`(source, kind, name, target)`, sorted by source) after their source's own, in one pass
-/// over the columns. Returns the columns and how many references count as dangling.
+/// A target no object has: the edge is dropped.
+const MISSING: u32 = u32::MAX;
+
+/// Drops the edges whose target is [`MISSING`] and inserts `late` edges (`(source, kind,
+/// name, target)`, sorted by source) after their source's own, in place. Both are rare
+/// (hundreds of each among 67 M edges at 2 GB), so the columns move a run at a time between
+/// them: the drops front to back, then the insertions back to front. Returns the columns
+/// and how many references count as dangling.
 fn compact_edges(
     first_edge: &mut [u32],
-    targets: Vec<u32>,
-    kinds: Vec<EdgeKind>,
-    names: Vec<u32>,
+    mut targets: Vec<u32>,
+    mut kinds: Vec<EdgeKind>,
+    mut names: Vec<u32>,
     late: &[(u32, EdgeKind, u32, u32)],
 ) -> (Vec<u32>, Vec<EdgeKind>, Vec<u32>, u64) {
-    let n = first_edge.len() - 1;
-    let old_total = targets.len();
-    let mut pass = Compaction {
-        old_total,
-        targets,
-        kinds,
-        names,
-        pending: VecDeque::new(),
-        read: 0,
-        write: 0,
-        dangling: 0,
-    };
-    pass.targets
-        .resize(old_total + late.len(), Compaction::MISSING);
-    pass.kinds
-        .resize(old_total + late.len(), EdgeKind::Internal);
-    pass.names.resize(old_total + late.len(), 0);
-    let mut old_start = first_edge[0] as usize;
-    let mut next_late = 0;
-    for node in 0..n {
-        let old_end = first_edge[node + 1] as usize;
-        first_edge[node] = pass.write as u32;
-        if pass.pending.is_empty() {
-            pass.compact(old_start..old_end);
-        } else {
-            for _ in old_start..old_end {
-                let (t, kind, name) = pass.next();
-                pass.keep(t, kind, name);
+    let mut dangling = 0u64;
+    let dropped: Vec<usize> = (0..targets.len())
+        .filter(|&e| targets[e] == MISSING)
+        .collect();
+    if !dropped.is_empty() {
+        let mut write = dropped[0];
+        for (k, &at) in dropped.iter().enumerate() {
+            dangling += counts_as_dangling(kinds[at], names[at]) as u64;
+            let run = at + 1..dropped.get(k + 1).copied().unwrap_or(targets.len());
+            targets.copy_within(run.clone(), write);
+            kinds.copy_within(run.clone(), write);
+            names.copy_within(run.clone(), write);
+            write += run.len();
+        }
+        targets.truncate(write);
+        kinds.truncate(write);
+        names.truncate(write);
+        // Each node's edges start earlier by the drops before them.
+        let mut before = 0;
+        for f in first_edge.iter_mut() {
+            while before < dropped.len() && dropped[before] < *f as usize {
+                before += 1;
             }
+            *f -= before as u32;
         }
-        while let Some(&(_, kind, name, target)) =
-            late.get(next_late).filter(|l| l.0 as usize == node)
-        {
-            pass.keep(target, kind, name);
-            next_late += 1;
-        }
-        old_start = old_end;
     }
-    debug_assert!(pass.pending.is_empty() && next_late == late.len());
-    let Compaction {
-        mut targets,
-        mut kinds,
-        mut names,
-        write,
-        dangling,
-        ..
-    } = pass;
-    first_edge[n] = write as u32;
-    targets.truncate(write);
-    kinds.truncate(write);
-    names.truncate(write);
-    (targets, kinds, names, dangling)
-}
-
-/// The one pass of [`compact_edges`] over the edge columns: edges are read in order and written
-/// back kept or dropped, late ones in between.
-struct Compaction {
-    targets: Vec<u32>,
-    kinds: Vec<EdgeKind>,
-    names: Vec<u32>,
-    /// Edges before this were in the columns at the start.
-    old_total: usize,
-    /// Once late edges are written the write cursor can run ahead of the read cursor: the
-    /// edges it would overwrite wait here (never more than there are late edges).
-    pending: VecDeque<(u32, EdgeKind, u32)>,
-    read: usize,
-    write: usize,
-    dangling: u64,
-}
-
-impl Compaction {
-    const MISSING: u32 = u32::MAX;
-
-    #[inline]
-    fn next(&mut self) -> (u32, EdgeKind, u32) {
-        self.pending.pop_front().unwrap_or_else(|| {
-            let r = self.read;
-            self.read += 1;
-            (self.targets[r], self.kinds[r], self.names[r])
+    let late: Vec<(u32, EdgeKind, u32, u32)> = late
+        .iter()
+        .copied()
+        .filter(|&(_, kind, name, target)| {
+            let keep = target != MISSING;
+            dangling += (!keep && counts_as_dangling(kind, name)) as u64;
+            keep
         })
-    }
-
-    /// Edges `range` when none are waiting: reads stay at or ahead of writes.
-    #[inline]
-    fn compact(&mut self, range: std::ops::Range<usize>) {
-        // (Past the last edge read, writes of late edges may run ahead on empty ranges.)
-        debug_assert!(self.read == range.start && (range.is_empty() || self.write <= self.read));
-        let (targets, kinds, names) = (&mut self.targets, &mut self.kinds, &mut self.names);
-        let mut w = self.write;
-        let mut dangling = 0;
-        for e in range.clone() {
-            let t = targets[e];
-            if t == Self::MISSING {
-                dangling += counts_as_dangling(kinds[e], names[e]) as u64;
-            } else {
-                targets[w] = t;
-                kinds[w] = kinds[e];
-                names[w] = names[e];
-                w += 1;
+        .collect();
+    if !late.is_empty() {
+        let old = targets.len();
+        let total = old + late.len();
+        targets.resize(total, MISSING);
+        kinds.resize(total, EdgeKind::Internal);
+        names.resize(total, 0);
+        // From the last source back: the edges after a source's own move up by the late
+        // edges of it and the sources before it, which go in just below them.
+        let (mut end, mut write_end, mut group_end) = (old, total, late.len());
+        while group_end > 0 {
+            let source = late[group_end - 1].0;
+            let group_start = late[..group_end].partition_point(|l| l.0 < source);
+            let insert_at = first_edge[source as usize + 1] as usize;
+            let moved = insert_at..end;
+            let dest = write_end - moved.len();
+            targets.copy_within(moved.clone(), dest);
+            kinds.copy_within(moved.clone(), dest);
+            names.copy_within(moved, dest);
+            write_end = dest - (group_end - group_start);
+            for (slot, &(_, kind, name, target)) in
+                (write_end..dest).zip(&late[group_start..group_end])
+            {
+                targets[slot] = target;
+                kinds[slot] = kind;
+                names[slot] = name;
             }
+            end = insert_at;
+            group_end = group_start;
         }
-        self.write = w;
-        self.dangling += dangling;
-        self.read = range.end;
-    }
-
-    #[inline]
-    fn keep(&mut self, target: u32, kind: EdgeKind, name: u32) {
-        match target {
-            Self::MISSING => self.dangling += counts_as_dangling(kind, name) as u64,
-            t => {
-                let w = self.write;
-                while self.read <= w && self.read < self.old_total {
-                    let r = self.read;
-                    self.pending
-                        .push_back((self.targets[r], self.kinds[r], self.names[r]));
-                    self.read += 1;
-                }
-                self.targets[w] = t;
-                self.kinds[w] = kind;
-                self.names[w] = name;
-                self.write += 1;
+        debug_assert_eq!(write_end, end);
+        // Each node's edges start later by the late edges of the sources before it.
+        let mut before = 0;
+        for (node, f) in first_edge.iter_mut().enumerate() {
+            while before < late.len() && (late[before].0 as usize) < node {
+                before += 1;
             }
+            *f += before as u32;
         }
     }
+    (targets, kinds, names, dangling)
 }
 
 /// MAT's unaligned instance size S(C) of every class: the header for a root class, then
@@ -1070,12 +1024,15 @@ fn name_strings(
     let Some(value_key) = value_key else {
         return Vec::new();
     };
-    // Interned by text in a table of ids that hashes and compares the text the string table
-    // already holds: 5 bytes a distinct String instead of a key of its own (a map keyed by
+    // Interned by text in a table of ids that compares the text the string table already
+    // holds: 9 bytes a distinct String instead of a key of its own (a map keyed by
     // byte slices took 100 MiB more at 2 GB). Latin-1 contents that are ASCII, nearly all
     // of them, are their own UTF-8 and need no copy.
-    let hash = |text: &[u8]| FxBuildHasher.hash_one(text);
-    let mut interned: HashTable<StrId> = HashTable::new();
+    // Each entry keeps 32 bits of its text's hash, so growing the table and probing it
+    // read no text but the one a probe matches.
+    let hash = |text: &[u8]| FxBuildHasher.hash_one(text) as u32;
+    let spread = |h: u32| (h as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut interned: HashTable<(u32, StrId)> = HashTable::new();
     let mut scratch = String::new();
     let mut named = Vec::new();
     for (v, class) in node_classes.iter().enumerate() {
@@ -1104,15 +1061,18 @@ fn name_strings(
             scratch.as_bytes()
         };
         let h = hash(text);
-        let id = match interned.find(h, |&id| strings.get(id).as_bytes() == text) {
-            Some(&id) => id,
+        let found = interned.find(spread(h), |&(other, id)| {
+            other == h && strings.get(id).as_bytes() == text
+        });
+        let id = match found {
+            Some(&(_, id)) => id,
             None => {
                 let id = if std::ptr::eq(text, bytes) {
                     strings.push_with(|out| push_latin1(bytes, out))
                 } else {
                     strings.push(&scratch)
                 };
-                interned.insert_unique(h, id, |&id| hash(strings.get(id).as_bytes()));
+                interned.insert_unique(spread(h), (h, id), |&(h, _)| spread(h));
                 id
             }
         };
@@ -1222,7 +1182,7 @@ fn shrink(p: &mut GraphParts) {
 mod tests {
     use super::*;
 
-    const M: u32 = Compaction::MISSING;
+    const M: u32 = MISSING;
 
     /// The columns rebuilt edge by edge into new vectors: what the in-place pass must equal.
     fn copy_compacted(
@@ -1285,5 +1245,46 @@ mod tests {
         let mut f = vec![0, 1, 2];
         let got = compact_edges(&mut f, vec![5, 6], vec![p, p], vec![1, 2], &late);
         assert_eq!((f, got.0, got.1, got.2, got.3), expected);
+    }
+
+    #[test]
+    fn compaction_equals_the_rebuilt_columns_on_random_graphs() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |below: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % below
+        };
+        let (p, i) = (EdgeKind::Property, EdgeKind::Internal);
+        for round in 0..500 {
+            let n = 1 + next(12) as usize;
+            let mut first_edge = vec![0u32];
+            for _ in 0..n {
+                let last = *first_edge.last().unwrap();
+                first_edge.push(last + next(4) as u32);
+            }
+            let e = first_edge[n] as usize;
+            let targets: Vec<u32> = (0..e)
+                .map(|_| if next(4) == 0 { M } else { next(100) as u32 })
+                .collect();
+            let kinds: Vec<EdgeKind> = (0..e).map(|_| if next(3) == 0 { i } else { p }).collect();
+            let names: Vec<u32> = (0..e).map(|_| next(3) as u32).collect();
+            let mut late: Vec<(u32, EdgeKind, u32, u32)> = (0..next(6))
+                .map(|_| {
+                    let target = if next(5) == 0 {
+                        M
+                    } else {
+                        200 + next(50) as u32
+                    };
+                    (next(n as u64) as u32, i, next(3) as u32, target)
+                })
+                .collect();
+            late.sort_by_key(|l| l.0);
+            let expected = copy_compacted(&first_edge, &targets, &kinds, &names, &late);
+            let mut f = first_edge.clone();
+            let (t, k, nm, dangling) = compact_edges(&mut f, targets, kinds, names, &late);
+            assert_eq!((f, t, k, nm, dangling), expected, "round {round}");
+        }
     }
 }

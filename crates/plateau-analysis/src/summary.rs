@@ -179,10 +179,17 @@ pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) 
     // The path search (which stops once it has reached the rows chosen) on a second core; on
     // this one the dominator tree (8 bytes a node) serves the class table and the
     // accumulation points and is dropped before the duplicate strings are counted, so the
-    // three never hold memory at once.
+    // three never hold memory at once. When the dominators tell which nodes the user roots
+    // reach, the search is short (see `RetainerPaths::compute_to_with`) and the duplicate
+    // strings are counted after it, on its core.
+    let user_reach = dom.user_root_reach();
     let (paths, mut classes, accumulations, (dups, duplicate_strings_wasted)) =
         std::thread::scope(|scope| {
-            let paths = scope.spawn(|| RetainerPaths::compute_to(graph, &targets));
+            let searched = scope.spawn(|| {
+                let paths = RetainerPaths::compute_to_with(graph, &targets, user_reach);
+                let dups = user_reach.map(|_| duplicate_strings(graph, options.top));
+                (paths, dups)
+            });
             let tree = dom.tree();
             let classes = class_rows(graph, class_histogram_with(graph, dom, &tree));
             let accumulations: Vec<Option<Accumulation>> = top_nodes
@@ -192,10 +199,14 @@ pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) 
                 })
                 .collect();
             drop(tree);
-            let dups = duplicate_strings(graph, options.top);
-            let paths = paths
+            let here = user_reach
+                .is_none()
+                .then(|| duplicate_strings(graph, options.top));
+            let (paths, there) = searched
                 .join()
                 .expect("the retainer-path search does not panic");
+            // Counted on exactly one of the two cores.
+            let dups = here.or(there).unwrap_or_default();
             (paths, classes, accumulations, dups)
         });
     for c in &mut classes {

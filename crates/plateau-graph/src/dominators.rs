@@ -26,6 +26,9 @@ pub struct Dominators {
     /// Objects in each node's dominator subtree, when asked for.
     dominated: Option<Vec<u32>>,
     strongly_reachable: BitSet,
+    /// Nodes retaining edges reach from the user roots, when the DFS tells (see
+    /// [`Dominators::user_root_reach`]).
+    user_reach: Option<BitSet>,
     weak_only_size: u64,
     weak_only_count: usize,
 }
@@ -112,6 +115,7 @@ impl Dominators {
             (Numbering::run(graph), Predecessors::build(graph))
         };
         let strongly_reached = numbering.strongly_reached as u32;
+        let user_reach = user_root_reach(graph, &numbering);
         // By DFS number rather than through `vertex`: a sequential scan instead of scattered
         // writes.
         let mut strongly_reachable = BitSet::new(n);
@@ -272,9 +276,19 @@ impl Dominators {
             retained,
             dominated,
             strongly_reachable,
+            user_reach,
             weak_only_size,
             weak_only_count,
         }
+    }
+
+    /// The nodes that retaining edges reach from the graph's user roots (without passing
+    /// through the root, as nothing in a heap points to it), when the DFS that
+    /// numbered the graph tells them apart: when the root's edges to user roots come before
+    /// its other edges (as a Java heap's threads do), those nodes are numbered first, before
+    /// the first other child of the root. `None` otherwise, or without user roots.
+    pub fn user_root_reach(&self) -> Option<&BitSet> {
+        self.user_reach.as_ref()
     }
 
     /// The immediate dominator; the root's is the root itself.
@@ -370,6 +384,7 @@ impl Dominators {
             + self.retained.heap_bytes()
             + self.dominated.as_ref().map_or(0, |d| d.capacity() * 4)
             + self.strongly_reachable.heap_bytes()
+            + self.user_reach.as_ref().map_or(0, BitSet::heap_bytes)
     }
 }
 
@@ -635,6 +650,39 @@ impl Numbering {
             from_root,
         }
     }
+}
+
+/// See [`Dominators::user_root_reach`]. The vertices numbered before the first DFS child of
+/// the root that is not a user root are those the user roots reach, if every user root is
+/// among them: each lies in the DFS subtree of a child of the root that is a user root, and
+/// each subtree holds everything reachable from its child not numbered before.
+fn user_root_reach(graph: &HeapGraph, numbering: &Numbering) -> Option<BitSet> {
+    let users = graph.user_roots();
+    if users.is_empty() {
+        return None;
+    }
+    let root = graph.root();
+    let retaining = graph.retaining_edges();
+    let pre = &numbering.pre;
+    let root_number = pre[root.index()];
+    let first_other = graph
+        .edges(root)
+        .filter(|e| retaining.contains(e.index()))
+        .map(|e| graph.edge_target(e))
+        .filter(|t| !users.contains(t))
+        .map(|t| pre[t.index()])
+        .find(|&d| d != NONE && d != root_number && numbering.parent[d as usize] == root_number)
+        .unwrap_or(numbering.strongly_reached as u32);
+    if users.iter().any(|u| pre[u.index()] >= first_other) {
+        return None;
+    }
+    let mut reach = BitSet::new(pre.len());
+    for (v, &d) in pre.iter().enumerate() {
+        if d < first_other && d != root_number {
+            reach.insert(v);
+        }
+    }
+    Some(reach)
 }
 
 /// Iterative depth-first numbering over retaining edges.

@@ -19,7 +19,7 @@ pub struct RetainerPaths {
 impl RetainerPaths {
     /// Paths to every node.
     pub fn compute(graph: &HeapGraph) -> RetainerPaths {
-        Self::search(graph, None)
+        Self::search(graph, None, 0)
     }
 
     /// Paths to `targets` (and to the nodes on them) only: the search stops once it has
@@ -27,13 +27,43 @@ impl RetainerPaths {
     /// the objects worth a path (big retainers, big collections) sit near the roots. Paths to
     /// other nodes may be missing.
     pub fn compute_to(graph: &HeapGraph, targets: &[NodeId]) -> RetainerPaths {
+        Self::compute_to_with(graph, targets, None)
+    }
+
+    /// [`compute_to`](Self::compute_to) knowing which nodes the user roots reach (see
+    /// [`Dominators::user_root_reach`](crate::Dominators::user_root_reach)). A target they
+    /// do not reach is found by the second phase only, and its path cannot pass through
+    /// anything they reach, so the first phase stops once it has the targets they do reach
+    /// instead of covering all they reach (nearly the whole of a Java heap, whose threads
+    /// lead to almost everything, while a class held as a system class is a common target).
+    pub fn compute_to_with(
+        graph: &HeapGraph,
+        targets: &[NodeId],
+        user_reach: Option<&BitSet>,
+    ) -> RetainerPaths {
         let mut wanted: Vec<u32> = targets.iter().map(|t| t.0).collect();
         wanted.sort_unstable();
         wanted.dedup();
-        Self::search(graph, Some(wanted))
+        // The reach is by retaining edges, the search follows every strong edge: the two
+        // agree unless a shortcut edge leaves a node other than the root.
+        let user_reach = user_reach.filter(|_| !has_inner_shortcuts(graph));
+        // (The root is reached before either phase.)
+        let root = graph.root().0;
+        let second_phase_only = user_reach.map_or(0, |reach| {
+            wanted
+                .iter()
+                .filter(|&&t| t != root && !reach.contains(t as usize))
+                .count()
+        });
+        Self::search(graph, Some(wanted), second_phase_only)
     }
 
-    fn search(graph: &HeapGraph, wanted: Option<Vec<u32>>) -> RetainerPaths {
+    /// `second_phase_only`: how many wanted nodes the first phase cannot reach.
+    fn search(
+        graph: &HeapGraph,
+        wanted: Option<Vec<u32>>,
+        second_phase_only: usize,
+    ) -> RetainerPaths {
         let n = graph.node_count();
         let root = graph.root();
         let mut search = Search {
@@ -42,6 +72,7 @@ impl RetainerPaths {
             seen: BitSet::new(n),
             queue: VecDeque::new(),
             left: wanted.as_ref().map_or(usize::MAX, |w| w.len()),
+            enough: second_phase_only,
             wanted: wanted.unwrap_or_default(),
         };
         search.seen.insert(root.index());
@@ -54,7 +85,10 @@ impl RetainerPaths {
             }
         }
         search.run();
-        // Phase 2: everything else from the root.
+        // Phase 2: everything else from the root. If phase 1 stopped early, what it left
+        // queued is reached from the user roots, so no path phase 2 finds passes through it.
+        search.queue.clear();
+        search.enough = 0;
         search.queue.push_back(root);
         search.run();
         RetainerPaths {
@@ -99,6 +133,19 @@ struct Search<'a> {
     wanted: Vec<u32>,
     /// Wanted nodes not reached yet (`usize::MAX` when every node is wanted).
     left: usize,
+    /// The current phase stops when no more than this many are left.
+    enough: usize,
+}
+
+/// Whether a shortcut edge leaves some node other than the root (V8's shortcuts from the
+/// synthetic root are the usual ones).
+fn has_inner_shortcuts(graph: &HeapGraph) -> bool {
+    let root = graph.root();
+    graph.nodes().filter(|&n| n != root).any(|n| {
+        graph
+            .edges(n)
+            .any(|e| graph.edge_kind(e) == EdgeKind::Shortcut)
+    })
 }
 
 /// How many queued nodes ahead the search asks for memory: the first edge of a node this far
@@ -132,7 +179,7 @@ impl Search<'_> {
     fn run(&mut self) {
         let graph = self.graph;
         let first_edge = graph.first_edge();
-        while self.left > 0 {
+        while self.left > self.enough {
             let Some(node) = self.queue.pop_front() else {
                 break;
             };
@@ -153,7 +200,7 @@ impl Search<'_> {
             for e in graph.edges(node) {
                 if graph.edge_kind(e) != EdgeKind::Weak {
                     self.visit(e, graph.edge_target(e));
-                    if self.left == 0 {
+                    if self.left <= self.enough {
                         return;
                     }
                 }

@@ -21,9 +21,10 @@
 //!   `Busy monitor`, ..., and the thread-bound kinds whose thread is unknown). The thread
 //!   nodes are the graph's user roots: retainer paths start from threads when they can.
 //! * **Retention** ([`JAVA_RETENTION_RULE`]): `java.lang.ref.Reference.referent` edges are
-//!   weak and never retain; `<class>` edges never retain (a class is held by its loader or
-//!   is a system class; counting the edge would only let a lone instance "retain" its class
-//!   and statics); everything else does.
+//!   weak and never retain, nor do self references; everything else does, the `<class>`
+//!   edge included (an instance keeps its class loaded, as in Eclipse MAT; a class is
+//!   normally also held by its loader or as a system class, so it rarely ends up dominated
+//!   by one of its instances).
 //! * **Shallow sizes** follow Eclipse MAT's rules (formats.md section 2.9): header and
 //!   reference sizes from the id size and a compressed-oops test on object-array addresses,
 //!   object alignment from the greatest common divisor of address gaps.
@@ -59,8 +60,8 @@ pub use names::java_class_name;
 /// reports (next to the V8 rule).
 pub const JAVA_RETENTION_RULE: &str = "Java: java.lang.ref.Reference.referent never retains \
 (weak, soft, phantom and final references alike, so a Finalizer does not keep the object it \
-will finalize), nor does an object's <class> link; objects held only that way hang off the \
-root and are reported as weakly reachable";
+will finalize); objects held only that way hang off the root and are reported as weakly \
+reachable. Every other reference retains, an object's <class> link included";
 
 /// How to read a dump. `HprofOptions::default()` gives Eclipse MAT's default sizes.
 #[derive(Clone, Debug)]

@@ -96,3 +96,78 @@ fn user_roots_win_over_vm_roots() {
         .collect();
     assert_eq!(labels, ["global", "app", "thing"]);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+    /// The dominators' note of what the user roots reach is exact when given, and a search
+    /// that uses it to stop its first phase early finds the same paths as one that does not.
+    #[test]
+    fn the_user_root_reach_shortens_the_search_but_not_the_paths(
+        n in 3usize..30,
+        users in prop::collection::vec(1usize..30, 1..3),
+        users_first in prop::bool::weighted(0.8),
+        raw in prop::collection::vec(
+            (0usize..30, 0usize..30, prop::sample::select(vec![0u8, 0, 0, 1, 2])),
+            0..90,
+        ),
+        wanted in 0usize..3,
+    ) {
+        let mut b = GraphBuilder::new();
+        let nodes: Vec<NodeId> =
+            (0..n).map(|i| b.node(NodeKind::Object, &format!("N{i}"), 1)).collect();
+        let users: Vec<usize> = users.into_iter().map(|u| 1 + u % (n - 1)).collect();
+        let to_users = |b: &mut GraphBuilder| {
+            for &u in &users {
+                b.edge(nodes[0], EdgeKind::Element, "0", nodes[u]);
+            }
+        };
+        if users_first {
+            to_users(&mut b);
+        }
+        let edges: Vec<(usize, usize, EdgeKind)> = raw
+            .into_iter()
+            .map(|(f, t, k)| {
+                let kind = [EdgeKind::Property, EdgeKind::Weak, EdgeKind::Shortcut][k as usize];
+                (f % n, t % n, kind)
+            })
+            .collect();
+        for (i, &(f, t, kind)) in edges.iter().enumerate() {
+            b.edge(nodes[f], kind, &format!("e{i}"), nodes[t]);
+        }
+        if !users_first {
+            to_users(&mut b);
+        }
+        for &u in &users {
+            b.user_root(nodes[u]);
+        }
+        let g = b.finish(nodes[0]).unwrap();
+        let dom = plateau_graph::Dominators::compute(&g);
+        if let Some(reach) = dom.user_root_reach() {
+            // Brute force: what retaining edges reach from the user roots, not through the
+            // root (the search's first phase never passes it either).
+            let mut seen = vec![false; n];
+            seen[0] = true;
+            let mut stack: Vec<usize> = users.clone();
+            while let Some(v) = stack.pop() {
+                if std::mem::replace(&mut seen[v], true) {
+                    continue;
+                }
+                for e in g.edges(NodeId(v as u32)) {
+                    if g.retains(e) {
+                        stack.push(g.edge_target(e).index());
+                    }
+                }
+            }
+            for v in 1..n {
+                prop_assert_eq!(reach.contains(v), seen[v], "node {}", v);
+            }
+        }
+        let targets: Vec<NodeId> =
+            (0..n).filter(|v| v % 3 == wanted % 3).map(|v| NodeId(v as u32)).collect();
+        let plain = RetainerPaths::compute_to(&g, &targets);
+        let hinted = RetainerPaths::compute_to_with(&g, &targets, dom.user_root_reach());
+        for &t in &targets {
+            prop_assert_eq!(hinted.path(&g, t), plain.path(&g, t), "target {}", t.0);
+        }
+    }
+}

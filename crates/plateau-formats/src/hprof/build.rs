@@ -176,10 +176,25 @@ pub(crate) fn build(
             intern(&mut strings, text)
         })
         .collect();
-    for (name, &kind) in c.edges.names.iter_mut().zip(&c.edges.kinds) {
-        if !kind.name_is_index() {
-            *name = key_names.get(*name as usize).map_or(0, |s| s.0);
+    // Name keys to strings, in place, a half on each core.
+    let rename = |names: &mut [u32], kinds: &[EdgeKind]| {
+        for (name, &kind) in names.iter_mut().zip(kinds) {
+            if !kind.name_is_index() {
+                *name = key_names.get(*name as usize).map_or(0, |s| s.0);
+            }
         }
+    };
+    let half = c.edges.names.len() / 2;
+    let (first, second) = c.edges.names.split_at_mut(half);
+    let kinds = &c.edges.kinds;
+    if half < 1 << 20 {
+        rename(first, &kinds[..half]);
+        rename(second, &kinds[half..]);
+    } else {
+        std::thread::scope(|scope| {
+            scope.spawn(|| rename(first, &kinds[..half]));
+            rename(second, &kinds[half..]);
+        });
     }
 
     // Classes of the graph: one per class of the dump, then java.lang.Class if the dump

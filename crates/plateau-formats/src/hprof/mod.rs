@@ -33,6 +33,9 @@
 //! dumped (HotSpot writes every `CLASS_DUMP` first, so that is always). An instance whose
 //! class layout is not known yet (other writers interleave freely) keeps its raw field bytes
 //! until the end of the stream; only such instances cost memory beyond the graph itself.
+//! Heap-dump segments (about 1 MiB each from HotSpot) are decoded on a second core as well,
+//! a few in flight, and appended in file order (`segments`), so the result, errors and
+//! warnings included, are those of the single pass.
 //!
 //! ```no_run
 //! use plateau_formats::hprof::{read, HprofOptions};

@@ -683,8 +683,13 @@ fn resolve(c: &mut Collected, index: &IdIndex, mut late: Vec<Late>) -> (Vec<Node
     // Targets and the id column are both encoded: compared as they are.
     let lookup = |raw: u64| index.get(ids, raw).unwrap_or(MISSING);
     // Resolves `targets` in place; the ids a few places on are asked for early (the
-    // index's window first, then the ids column).
+    // index's window first, then the ids column). Nearly half the references are `<class>`
+    // links to a few thousand class objects, which sit in short runs the index keeps in a
+    // hash map after trying its long runs: a small table of recent answers, by a few bits of
+    // the id, answers those.
     let resolve_all = |targets: &mut [u32]| {
+        const RECENT: usize = 1 << 12;
+        let mut recent = vec![(0u32, MISSING); RECENT];
         for i in 0..targets.len() {
             if let Some(&far) = targets.get(i + 16) {
                 index.prefetch(ids, far as u64, 0);
@@ -692,7 +697,16 @@ fn resolve(c: &mut Collected, index: &IdIndex, mut late: Vec<Late>) -> (Vec<Node
             if let Some(&near) = targets.get(i + 8) {
                 index.prefetch(ids, near as u64, 1);
             }
-            targets[i] = lookup(targets[i] as u64);
+            let raw = targets[i];
+            let slot = (raw ^ (raw >> 12)) as usize % RECENT;
+            targets[i] = match recent[slot] {
+                (id, node) if id == raw => node,
+                _ => {
+                    let node = lookup(raw as u64);
+                    recent[slot] = (raw, node);
+                    node
+                }
+            };
         }
     };
     let out: Vec<u32> = match std::mem::take(&mut c.edges.targets) {

@@ -821,6 +821,7 @@ mod tests {
                 assert_eq!(one.retained, many.retained);
                 assert_eq!(one.dominated, many.dominated);
                 assert_eq!(one.strongly_reachable, many.strongly_reachable);
+                assert_eq!(one.user_reach, many.user_reach);
                 assert_eq!(one.weak_only_size, many.weak_only_size);
                 assert_eq!(one.weak_only_count, many.weak_only_count);
             }

@@ -18,8 +18,34 @@ use crate::FormatError;
 
 pub(crate) const NONE: u32 = u32::MAX;
 
-/// Slots of the reader's recent-class cache.
+/// Slots of the decoders' recent-class cache.
 const RECENT_CLASSES: usize = 64;
+
+/// Recently seen class ids and their class indices, by a few bits of the id: objects of a
+/// handful of classes alternate (a String, its bytes, a map node), which one remembered class
+/// kept sending to the hash map. Class ids are addresses, 8-aligned: the bits above the
+/// alignment spread them.
+pub(crate) struct RecentClasses(Box<[(u64, u32); RECENT_CLASSES]>);
+
+impl RecentClasses {
+    pub(crate) fn new() -> RecentClasses {
+        RecentClasses(Box::new([(0, NONE); RECENT_CLASSES]))
+    }
+
+    /// The class of `class_id` if it was seen lately.
+    #[inline]
+    pub(crate) fn get(&self, class_id: u64) -> Option<u32> {
+        match self.0[(class_id >> 3) as usize % RECENT_CLASSES] {
+            (id, c) if id == class_id && c != NONE => Some(c),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn remember(&mut self, class_id: u64, class: u32) {
+        self.0[(class_id >> 3) as usize % RECENT_CLASSES] = (class_id, class);
+    }
+}
 
 // Top-level record tags.
 const UTF8: u8 = 0x01;
@@ -530,10 +556,7 @@ struct Reader<'a> {
     sub: Option<(u8, u64)>,
     /// Offset just past the heap dump record being read.
     rec_end: u64,
-    /// Recently seen class ids and their class indices, by a few bits of the id: objects of
-    /// a handful of classes alternate (a String, its bytes, a map node), which one remembered
-    /// class kept sending to the hash map.
-    recent_classes: Box<[(u64, u32); RECENT_CLASSES]>,
+    recent_classes: RecentClasses,
     overlap: OverlapTest,
     prev_id: u64,
     current_heap: Option<usize>,
@@ -611,7 +634,7 @@ pub(crate) fn collect(
         rec: (0, 0),
         sub: None,
         rec_end: 0,
-        recent_classes: Box::new([(0, NONE); RECENT_CLASSES]),
+        recent_classes: RecentClasses::new(),
         overlap: OverlapTest::default(),
         prev_id: 0,
         current_heap: None,
@@ -1292,14 +1315,11 @@ impl Reader<'_> {
 
     #[inline]
     fn class_of_instance(&mut self, class_id: u64) -> u32 {
-        // Class ids are addresses, 8-aligned: the bits above the alignment spread them.
-        let slot = (class_id >> 3) as usize % RECENT_CLASSES;
-        let (id, c) = self.recent_classes[slot];
-        if id == class_id && c != NONE {
+        if let Some(c) = self.recent_classes.get(class_id) {
             return c;
         }
         let c = self.class_index(class_id);
-        self.recent_classes[slot] = (class_id, c);
+        self.recent_classes.remember(class_id, c);
         c
     }
 
@@ -1551,16 +1571,15 @@ impl Reader<'_> {
         }
         match self.layout(c) {
             Some(l) => {
-                let layout = &self.c.layouts[l as usize];
+                let c = &mut self.c;
+                let layout = &c.layouts[l as usize];
                 let bytes = &self.input.bytes()[..n];
-                let fields = InstanceFields::read(layout, node, bytes, id, &mut self.c.edges);
-                self.c.layout_mismatches += fields.mismatch as u64;
-                if fields.utf16 {
-                    self.c.utf16.push(node);
-                }
-                if let Some(counted) = fields.counted {
-                    self.c.counted.push(counted);
-                }
+                InstanceFields::read(layout, node, bytes, id, &mut c.edges).keep(
+                    node,
+                    &mut c.layout_mismatches,
+                    &mut c.utf16,
+                    &mut c.counted,
+                );
             }
             None => {
                 // The class (or a superclass) is dumped later: keep the bytes until then.
@@ -1832,6 +1851,22 @@ impl InstanceFields {
                 .is_some_and(|coder| bytes.get(coder as usize) == Some(&1)),
             counted: collections::read_counted(layout, node, bytes),
         }
+    }
+
+    /// Adds what was read of instance `node` to the reader's (or a segment's) columns.
+    #[inline]
+    pub(crate) fn keep(
+        self,
+        node: u32,
+        mismatches: &mut u64,
+        utf16: &mut Vec<u32>,
+        counted: &mut Vec<Counted>,
+    ) {
+        *mismatches += self.mismatch as u64;
+        if self.utf16 {
+            utf16.push(node);
+        }
+        counted.extend(self.counted);
     }
 }
 

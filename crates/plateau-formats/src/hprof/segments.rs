@@ -19,8 +19,8 @@ use super::collections::Counted;
 use super::index::IdMap;
 use super::reader::{
     count_root, encode_id, fold_gap, id_at, keeps_contents, push_element_edges, type_size, u32_at,
-    EdgeColumns, InstanceFields, Layout, NodeColumns, OverlapTest, Root, RootShape, INSTANCE_DUMP,
-    KEY_CLASS, NONE, OBJ_ARRAY_DUMP, PRIM_ARRAY_DUMP, PRIM_ARRAY_NODATA, T_OBJECT,
+    EdgeColumns, InstanceFields, Layout, NodeColumns, OverlapTest, RecentClasses, Root, RootShape,
+    INSTANCE_DUMP, KEY_CLASS, NONE, OBJ_ARRAY_DUMP, PRIM_ARRAY_DUMP, PRIM_ARRAY_NODATA, T_OBJECT,
 };
 
 /// Larger segments (and plain `HEAP_DUMP` records, which can hold a whole heap) are read by
@@ -29,9 +29,6 @@ pub(crate) const MAX_SEGMENT: u64 = 64 << 20;
 
 /// Segments read but not yet appended: enough to keep both cores busy, a few MiB.
 pub(crate) const IN_FLIGHT: usize = 8;
-
-/// Slots of the decoder's recent-class cache.
-const RECENT_CLASSES: usize = 64;
 
 /// What decoding a segment needs of the classes: a snapshot of the reader's.
 pub(crate) struct Frozen {
@@ -131,7 +128,7 @@ pub(crate) fn decode(frozen: &Frozen, bytes: &[u8], out: &mut Decoded) -> bool {
     let mut decoder = Decoder {
         frozen,
         out,
-        recent: [(0, NONE); RECENT_CLASSES],
+        recent: RecentClasses::new(),
     };
     let id = frozen.id;
     let mut at = 0;
@@ -160,21 +157,18 @@ pub(crate) fn decode(frozen: &Frozen, bytes: &[u8], out: &mut Decoded) -> bool {
 struct Decoder<'a> {
     frozen: &'a Frozen,
     out: &'a mut Decoded,
-    /// Recently seen class ids and their class indices, by a few bits of the id.
-    recent: [(u64, u32); RECENT_CLASSES],
+    recent: RecentClasses,
 }
 
 impl Decoder<'_> {
     /// The class of `class_id`, `None` when the snapshot does not know it.
     #[inline]
     fn class(&mut self, class_id: u64) -> Option<u32> {
-        let slot = (class_id >> 3) as usize % RECENT_CLASSES;
-        let (id, c) = self.recent[slot];
-        if id == class_id && c != NONE {
+        if let Some(c) = self.recent.get(class_id) {
             return Some(c);
         }
         let c = *self.frozen.class_by_id.get(&class_id)?;
-        self.recent[slot] = (class_id, c);
+        self.recent.remember(class_id, c);
         Some(c)
     }
 
@@ -218,14 +212,13 @@ impl Decoder<'_> {
         let node = self.node(NodeKind::Object, obj, c, n as u64);
         self.out.instances += 1;
         self.class_edge(class_id);
-        let read = InstanceFields::read(layout, node, fields, id, &mut self.out.edges);
-        self.out.layout_mismatches += read.mismatch as u64;
-        if read.utf16 {
-            self.out.utf16.push(node);
-        }
-        if let Some(counted) = read.counted {
-            self.out.counted.push(counted);
-        }
+        let out = &mut *self.out;
+        InstanceFields::read(layout, node, fields, id, &mut out.edges).keep(
+            node,
+            &mut out.layout_mismatches,
+            &mut out.utf16,
+            &mut out.counted,
+        );
         Some(fixed + n)
     }
 

@@ -91,6 +91,27 @@ impl BitSet {
         }
     }
 
+    /// Lengthens the set to `len` bits, the new ones clear.
+    pub fn grow(&mut self, len: usize) {
+        assert!(len >= self.len, "a bit set only grows");
+        self.words.resize(len.div_ceil(64), 0);
+        self.len = len;
+    }
+
+    /// The members, in increasing order.
+    pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(k, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    k * 64 + bit
+                })
+            })
+        })
+    }
+
     /// Number of set bits.
     pub fn count_ones(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()

@@ -1,8 +1,8 @@
 use std::collections::HashMap;
 
 use crate::{
-    ClassId, ClassInfo, EdgeKind, GraphError, GraphParts, HeapGraph, NodeId, NodeKind, StrId,
-    StringTable,
+    BitSet, ClassId, ClassInfo, ClassLinks, EdgeKind, GraphError, GraphParts, HeapGraph, NodeId,
+    NodeKind, StrId, StringTable, NO_CLASS_OBJECT,
 };
 
 /// Builds a small [`HeapGraph`] edge by edge: for tests, examples and synthetic inputs.
@@ -21,6 +21,9 @@ pub struct GraphBuilder {
     edges: Vec<(u32, EdgeKind, u32, NodeId)>,
     retaining_override: Vec<(usize, bool)>,
     user_roots: Vec<NodeId>,
+    /// Class objects by class name, and the nodes with a class link.
+    class_objects: HashMap<StrId, NodeId>,
+    linked: Vec<NodeId>,
 }
 
 impl GraphBuilder {
@@ -70,6 +73,20 @@ impl GraphBuilder {
         self.retaining_override.push((edge, retains));
     }
 
+    /// Makes `object` the object of the class named `class_name` (a Java class object), for
+    /// [`class_link`](Self::class_link).
+    pub fn class_object(&mut self, class_name: &str, object: NodeId) {
+        let name = self.intern(class_name);
+        self.class_objects.insert(name, object);
+    }
+
+    /// Gives `node` a `<class>` link to its class's object (see
+    /// [`ClassLinks`](crate::ClassLinks)), which must be declared with
+    /// [`class_object`](Self::class_object).
+    pub fn class_link(&mut self, node: NodeId) {
+        self.linked.push(node);
+    }
+
     /// Marks a node as a user root (V8: a global object).
     pub fn user_root(&mut self, node: NodeId) {
         self.user_roots.push(node);
@@ -116,6 +133,25 @@ impl GraphBuilder {
             })
             .collect();
         let user_roots = std::mem::take(&mut self.user_roots);
+        let class_links = (!self.linked.is_empty()).then(|| {
+            let mut linked = BitSet::new(n);
+            for node in &self.linked {
+                linked.insert(node.index());
+            }
+            let class_objects = classes
+                .iter()
+                .map(|c| {
+                    self.class_objects
+                        .get(&c.name)
+                        .map_or(NO_CLASS_OBJECT, |o| o.0)
+                })
+                .collect();
+            ClassLinks {
+                linked,
+                class_objects,
+                name: self.intern("<class>"),
+            }
+        });
         HeapGraph::from_parts(GraphParts {
             strings: self.strings,
             node_kinds: self.kinds,
@@ -134,6 +170,7 @@ impl GraphBuilder {
             user_roots,
             locations: Vec::new(),
             collections: Vec::new(),
+            class_links,
         })
     }
 }

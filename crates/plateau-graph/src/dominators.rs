@@ -203,7 +203,7 @@ impl Dominators {
         // Immediate dominators: the nearest ancestor of the DFS parent at or above the
         // semidominator; the parent itself where that is the semidominator.
         let mut idom = parent;
-        for (w, semi) in ones(&lowered).zip(lowered_semi.into_iter().rev()) {
+        for (w, semi) in lowered.ones().zip(lowered_semi.into_iter().rev()) {
             let mut candidate = idom[w];
             while candidate > semi {
                 candidate = idom[candidate as usize];
@@ -414,7 +414,7 @@ struct DfsGroups {
 impl Predecessors {
     fn build(graph: &HeapGraph) -> Predecessors {
         let n = graph.node_count();
-        let m = graph.edge_count();
+        let m = graph.stored_edge_count();
         let first_edge = graph.first_edge();
         let retaining = graph.retaining_edges();
         let target = |e: usize| graph.edge_target(EdgeId(e as u32)).index();
@@ -429,6 +429,15 @@ impl Predecessors {
             }
             if retaining.contains(e) {
                 cursor[target(e)] += 1;
+            }
+        }
+        // Class links (all retaining), to the few class objects: no prefetch needed.
+        let link = |u: usize| graph.class_link(NodeId(u as u32)).map(NodeId::index);
+        if graph.has_class_links() {
+            for u in 0..n {
+                if let Some(t) = link(u) {
+                    cursor[t] += 1;
+                }
             }
         }
         let mut shared = BitSet::new(n);
@@ -452,6 +461,13 @@ impl Predecessors {
                 }
                 let t = target(e);
                 if cursor[t] != NONE && retaining.contains(e) {
+                    cursor[t] -= 1;
+                    preds[cursor[t] as usize] = u as u32;
+                }
+            }
+            // The class link is the node's first edge, so its last here.
+            if let Some(t) = link(u) {
+                if cursor[t] != NONE {
                     cursor[t] -= 1;
                     preds[cursor[t] as usize] = u as u32;
                 }
@@ -499,13 +515,13 @@ impl Predecessors {
             renumber(&mut preds);
         }
         let mut grouped = BitSet::new(pre.len());
-        for t in ones(&shared) {
+        for t in shared.ones() {
             grouped.insert(pre[t] as usize);
         }
         // Each group's start moved to its target's rank among the grouped vertices.
         let grouped = Ranked::new(grouped);
         let mut dfs_starts = vec![0u32; starts.len()];
-        for (t, start) in ones(&shared).zip(starts) {
+        for (t, start) in shared.ones().zip(starts) {
             let rank = grouped.rank(pre[t] as usize).expect("marked just above");
             dfs_starts[rank as usize] = start;
         }
@@ -548,20 +564,6 @@ impl Ranked {
         let bit = 1u64 << (i & 63);
         (word & bit != 0).then(|| self.before[i >> 6] + (word & (bit - 1)).count_ones())
     }
-}
-
-/// The members of `set`, in increasing order.
-fn ones(set: &BitSet) -> impl Iterator<Item = usize> + '_ {
-    set.words().iter().enumerate().flat_map(|(k, &word)| {
-        let mut rest = word;
-        std::iter::from_fn(move || {
-            (rest != 0).then(|| {
-                let bit = rest.trailing_zeros() as usize;
-                rest &= rest - 1;
-                k * 64 + bit
-            })
-        })
-    })
 }
 
 /// Adds each vertex's retained size to its immediate dominator's, children before their
@@ -613,9 +615,9 @@ impl Numbering {
             // reached its target), so only their edges are read.
             let mut has_retainer = BitSet::new(n);
             for u in (0..n).filter(|&u| walk.pre[u] == NONE) {
-                for e in walk.first_edge[u]..walk.first_edge[u + 1] {
-                    if walk.retaining.contains(e as usize) {
-                        has_retainer.insert(graph.edge_target(EdgeId(e)).index());
+                for e in graph.edges(NodeId(u as u32)) {
+                    if graph.retains(e) {
+                        has_retainer.insert(graph.edge_target(e).index());
                     }
                 }
             }
@@ -662,12 +664,11 @@ fn user_root_reach(graph: &HeapGraph, numbering: &Numbering) -> Option<BitSet> {
         return None;
     }
     let root = graph.root();
-    let retaining = graph.retaining_edges();
     let pre = &numbering.pre;
     let root_number = pre[root.index()];
     let first_other = graph
         .edges(root)
-        .filter(|e| retaining.contains(e.index()))
+        .filter(|&e| graph.retains(e))
         .map(|e| graph.edge_target(e))
         .filter(|t| !users.contains(t))
         .map(|t| pre[t.index()])
@@ -699,10 +700,7 @@ struct Dfs<'a> {
 impl Dfs<'_> {
     /// Numbers everything unnumbered reachable from `start`, whose DFS parent is `start_parent`.
     fn run(&mut self, start: u32, start_parent: u32) {
-        self.pre[start as usize] = self.vertex.len() as u32;
-        self.vertex.push(start);
-        self.parent.push(start_parent);
-        self.stack.push((start, self.first_edge[start as usize]));
+        self.enter(start, start_parent);
         while let Some(top) = self.stack.last_mut() {
             let (node, mut e) = *top;
             let end = self.first_edge[node as usize + 1];
@@ -717,15 +715,30 @@ impl Dfs<'_> {
             }
             top.1 = e;
             match next {
-                Some(t) => {
-                    self.pre[t as usize] = self.vertex.len() as u32;
-                    self.parent.push(self.pre[node as usize]);
-                    self.vertex.push(t);
-                    self.stack.push((t, self.first_edge[t as usize]));
-                }
+                Some(t) => self.enter(t, self.pre[node as usize]),
                 None => {
                     self.stack.pop();
                 }
+            }
+        }
+    }
+
+    /// Numbers `node` and puts it on the stack; then, as its class link is its first edge,
+    /// the link's target if that is new (and so on down a chain of links).
+    #[inline]
+    fn enter(&mut self, mut node: u32, mut parent: u32) {
+        loop {
+            let number = self.vertex.len() as u32;
+            self.pre[node as usize] = number;
+            self.parent.push(parent);
+            self.vertex.push(node);
+            self.stack.push((node, self.first_edge[node as usize]));
+            match self.graph.class_link(NodeId(node)) {
+                Some(class) if self.pre[class.index()] == NONE => {
+                    node = class.0;
+                    parent = number;
+                }
+                _ => return,
             }
         }
     }
@@ -796,7 +809,13 @@ mod tests {
             };
             b.edge(nodes[from], kind, &format!("e{i}"), nodes[to]);
         }
+        // Class links too, to a node of the graph's one class.
+        b.class_object("C", nodes[7]);
+        for &v in nodes.iter().step_by(3).filter(|&&v| v != nodes[7]) {
+            b.class_link(v);
+        }
         let g = b.finish(nodes[0]).unwrap();
+        assert!(g.has_class_links());
         {
             let options = DominatorOptions {
                 subtree_counts: true,

@@ -38,8 +38,9 @@ pub use builder::GraphBuilder;
 pub use column::U64Column;
 pub use dominators::{DominatorOptions, DominatorTree, Dominators};
 pub use graph::{
-    default_retaining_edges, ClassId, ClassInfo, CollectionShape, EdgeId, EdgeKind, GraphError,
-    GraphParts, HeapGraph, Location, NodeId, NodeKind, StoredCollection, StrId, MAX_NODES,
+    default_retaining_edges, ClassId, ClassInfo, ClassLinks, CollectionShape, EdgeId, EdgeKind,
+    Edges, GraphError, GraphParts, HeapGraph, Location, NodeId, NodeKind, StoredCollection, StrId,
+    MAX_NODES, NO_CLASS_OBJECT,
 };
 pub use histogram::{class_histogram, class_histogram_with, ClassStats};
 pub use paths::RetainerPaths;

@@ -757,6 +757,7 @@ fn build(
         user_roots,
         locations,
         collections: Vec::new(),
+        class_links: None,
     };
     shrink(&mut parts);
     let graph = HeapGraph::from_parts(parts)?;

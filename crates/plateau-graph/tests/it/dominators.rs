@@ -3,16 +3,20 @@
 
 use plateau_graph::{
     class_histogram, DominatorOptions, Dominators, EdgeKind, GraphBuilder, HeapGraph, NodeId,
-    NodeKind,
+    NodeKind, RetainerPaths,
 };
 use proptest::prelude::*;
 
-/// A random graph: node sizes, classes, edges `(from, to, kind)`.
+/// A random graph: node sizes, classes, edges `(from, to, kind)`, and class links: an object
+/// for some of the four classes, and the nodes linked to theirs (a link to a class without
+/// one is left out).
 #[derive(Debug, Clone)]
 struct Spec {
     sizes: Vec<u64>,
     classes: Vec<u8>,
     edges: Vec<(usize, usize, EdgeKind)>,
+    class_objects: [Option<usize>; 4],
+    linked: Vec<bool>,
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
@@ -28,16 +32,33 @@ fn spec() -> impl Strategy<Value = Spec> {
             prop::collection::vec(prop_oneof![1 => Just(0u64), 5 => 1u64..1000], n),
             prop::collection::vec(0u8..4, n),
             prop::collection::vec((0..n, 0..n, kinds), 0..n * 3),
+            prop::array::uniform4(prop::option::weighted(0.3, 0..n)),
+            prop::collection::vec(prop::bool::weighted(0.5), n),
         )
-            .prop_map(|(sizes, classes, edges)| Spec {
+            .prop_map(|(sizes, classes, edges, class_objects, linked)| Spec {
                 sizes,
                 classes,
                 edges,
+                class_objects,
+                linked,
             })
     })
 }
 
 fn build(spec: &Spec) -> HeapGraph {
+    build_with(spec, Links::Kept)
+}
+
+/// How a spec's class links are built.
+#[derive(Clone, Copy, PartialEq)]
+enum Links {
+    /// As the graph's class links.
+    Kept,
+    /// As ordinary stored edges, each linked node's first.
+    Stored,
+}
+
+fn build_with(spec: &Spec, links: Links) -> HeapGraph {
     let mut b = GraphBuilder::new();
     let nodes: Vec<NodeId> = spec
         .sizes
@@ -45,6 +66,23 @@ fn build(spec: &Spec) -> HeapGraph {
         .zip(&spec.classes)
         .map(|(&s, &c)| b.node(NodeKind::Object, &format!("C{c}"), s))
         .collect();
+    for (c, object) in spec.class_objects.iter().enumerate() {
+        if let Some(o) = *object {
+            b.class_object(&format!("C{c}"), nodes[o]);
+        }
+    }
+    // Links first: the builder keeps each node's edges in the order they were added.
+    for v in (0..nodes.len()).filter(|&v| spec.linked[v]) {
+        // (A node is never its own class object: the graph refuses that link.)
+        if let Some(o) = spec.class_objects[spec.classes[v] as usize].filter(|&o| o != v) {
+            match links {
+                Links::Kept => b.class_link(nodes[v]),
+                Links::Stored => {
+                    b.edge(nodes[v], EdgeKind::Internal, "<class>", nodes[o]);
+                }
+            }
+        }
+    }
     for (i, &(from, to, kind)) in spec.edges.iter().enumerate() {
         let name = if kind.name_is_index() {
             i.to_string()
@@ -194,6 +232,39 @@ proptest! {
     fn dominators_match_brute_force(spec in spec()) {
         check(&spec);
     }
+
+    /// Class links kept as a rule read, and give the answers, exactly as the same links
+    /// stored as edges: edges in the same order, dominators, retained sizes, retainer paths.
+    #[test]
+    fn class_links_equal_stored_class_edges(spec in spec()) {
+        let kept = build_with(&spec, Links::Kept);
+        let stored = build_with(&spec, Links::Stored);
+        prop_assert_eq!(kept.edge_count(), stored.edge_count());
+        let read = |g: &HeapGraph, v: NodeId| -> Vec<_> {
+            g.edges(v)
+                .map(|e| (g.edge_kind(e), g.edge_label(e), g.edge_target(e), g.retains(e), g.edge_source(e)))
+                .collect()
+        };
+        for v in kept.nodes() {
+            prop_assert_eq!(read(&kept, v), read(&stored, v));
+            prop_assert_eq!(kept.out_degree(v), stored.out_degree(v));
+        }
+        let options = DominatorOptions { subtree_counts: true };
+        let (a, b) = (Dominators::compute_with(&kept, &options), Dominators::compute_with(&stored, &options));
+        for v in kept.nodes() {
+            prop_assert_eq!(a.idom(v), b.idom(v));
+            prop_assert_eq!(a.retained_size(v), b.retained_size(v));
+            prop_assert_eq!(a.dominated_count(v), b.dominated_count(v));
+            prop_assert_eq!(a.is_strongly_reachable(v), b.is_strongly_reachable(v));
+        }
+        let label = |g: &HeapGraph, path: Option<Vec<plateau_graph::EdgeId>>| {
+            path.map(|p| p.into_iter().map(|e| (g.edge_source(e), g.edge_label(e), g.edge_target(e))).collect::<Vec<_>>())
+        };
+        let (pa, pb) = (RetainerPaths::compute(&kept), RetainerPaths::compute(&stored));
+        for v in kept.nodes() {
+            prop_assert_eq!(label(&kept, pa.path(&kept, v)), label(&stored, pb.path(&stored, v)));
+        }
+    }
 }
 
 #[test]
@@ -209,6 +280,8 @@ fn diamond_and_chain() {
             (0, 3, EdgeKind::Property),
             (3, 4, EdgeKind::Property),
         ],
+        class_objects: [None; 4],
+        linked: vec![false; 5],
     });
 }
 
@@ -223,6 +296,8 @@ fn weak_only_nodes_hang_off_the_root() {
             (1, 2, EdgeKind::Weak),
             (2, 3, EdgeKind::Property),
         ],
+        class_objects: [None; 4],
+        linked: vec![false; 4],
     };
     check(&spec);
     let g = build(&spec);
@@ -244,6 +319,8 @@ fn shortcut_edges_retain_only_from_the_root() {
             (1, 2, EdgeKind::Property),
             (2, 3, EdgeKind::Shortcut),
         ],
+        class_objects: [None; 4],
+        linked: vec![false; 4],
     };
     check(&spec);
     let g = build(&spec);

@@ -781,8 +781,12 @@ mod fixtures {
             graph.name(follow(graph, table, "<class>")),
             "java.util.HashMap$Node[]"
         );
+        // The link comes first; primitive arrays and class objects have none.
+        assert_eq!(graph.edges(token).next(), Some(class_edge));
+        assert!(edge_named(graph, value, "<class>").is_none());
         // Class objects: super, loader, statics.
         let auth = node_named(graph, "TokenStore$AuthToken");
+        assert!(edge_named(graph, auth, "<class>").is_none());
         assert_eq!(
             graph.name(follow(graph, auth, "<super>")),
             "java.lang.Object"

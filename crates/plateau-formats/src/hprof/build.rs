@@ -122,8 +122,8 @@ pub(crate) fn build(
     c.utf16.sort_unstable();
     let threads = thread_roots(&mut c, &index, &mut late);
     hold_classes(&mut c, &index, &mut late);
-    let (mut edge_targets, dangling) = resolve(&mut c, &index, late);
-    let linked = take_class_links(&mut c, &mut edge_targets);
+    let (edge_targets, dangling) = resolve(&mut c, &index, late);
+    let linked = options.class_edges.then(|| class_links(&c));
     let root_nodes: Vec<Option<u32>> = c
         .roots
         .iter()
@@ -768,58 +768,23 @@ fn resolve(c: &mut Collected, index: &IdIndex, mut late: Vec<Late>) -> (Vec<Node
     (targets, dangling)
 }
 
-/// Takes the `<class>` edges out of the edge columns: each instance's and object array's
-/// first edge, to its class's object, becomes a class link of the graph (a bit a node instead
-/// of 6 bytes an edge, on nearly half the edges; see `ClassLinks`). Only an edge that says
-/// exactly what the link will say is taken: its node's first, named `<class>`, to the object
-/// of the node's class. `None` when no edge was taken.
-fn take_class_links(c: &mut Collected, targets: &mut Vec<NodeId>) -> Option<BitSet> {
-    let n = c.nodes.kinds.len();
-    let classes = &c.classes;
-    let node_classes = &c.nodes.classes;
-    let first_edge = &mut c.nodes.first_edge;
-    let kinds = &mut c.edges.kinds;
-    let names = &mut c.edges.names;
-    let mut linked = BitSet::new(n);
-    let mut taken = false;
-    let mut write = 0usize;
-    let mut start = 0usize;
-    for u in 0..n {
-        let end = first_edge[u + 1] as usize;
-        first_edge[u] = write as u32;
-        let mut e = start;
-        if e < end && names[e] == KEY_CLASS && kinds[e] == EdgeKind::Internal {
-            let class = node_classes[u];
-            if class != NONE && classes[class as usize].node == targets[e].0 {
-                linked.insert(u);
-                taken = true;
-                e += 1;
-            }
+/// The nodes with a `<class>` link: every instance and object array whose class has an object
+/// in the dump. Kept as a rule of the graph (a bit a node) rather than an edge each: nearly
+/// half the references of a Java heap (see `ClassLinks`). Primitive arrays have none (their
+/// records name no class), nor do class objects.
+fn class_links(c: &Collected) -> BitSet {
+    let is_primitive_array_class = |k: u32| c.prim_classes.contains(&k);
+    let mut linked = BitSet::new(c.nodes.kinds.len());
+    for (u, (&kind, &k)) in c.nodes.kinds.iter().zip(&c.nodes.classes).enumerate() {
+        if k == NONE || !matches!(kind, NodeKind::Object | NodeKind::Array) {
+            continue;
         }
-        // Every later edge moves down by the links taken so far.
-        for e in e..end {
-            kinds[write] = kinds[e];
-            names[write] = names[e];
-            targets[write] = targets[e];
-            write += 1;
+        let object = c.classes[k as usize].node;
+        if object != NONE && object as usize != u && !is_primitive_array_class(k) {
+            linked.insert(u);
         }
-        start = end;
     }
-    first_edge[n] = write as u32;
-    names.truncate(write);
-    names.shrink_to_fit();
-    kinds.truncate(write);
-    kinds.shrink_to_fit();
-    targets.truncate(write);
-    targets.shrink_to_fit();
-    taken.then_some(linked)
-}
-
-/// Whether a reference to no object is reported as dangling: a `<class>` edge to a class
-/// never dumped is reported with the undefined classes instead.
-#[inline]
-fn counts_as_dangling(kind: EdgeKind, name: u32) -> bool {
-    !(kind == EdgeKind::Internal && name == KEY_CLASS)
+    linked
 }
 
 /// A target no object has: the edge is dropped.
@@ -844,7 +809,7 @@ fn compact_edges(
     if !dropped.is_empty() {
         let mut write = dropped[0];
         for (k, &at) in dropped.iter().enumerate() {
-            dangling += counts_as_dangling(kinds[at], names[at]) as u64;
+            dangling += 1;
             let run = at + 1..dropped.get(k + 1).copied().unwrap_or(targets.len());
             targets.copy_within(run.clone(), write);
             kinds.copy_within(run.clone(), write);
@@ -866,9 +831,9 @@ fn compact_edges(
     let late: Vec<(u32, EdgeKind, u32, u32)> = late
         .iter()
         .copied()
-        .filter(|&(_, kind, name, target)| {
+        .filter(|&(.., target)| {
             let keep = target != MISSING;
-            dangling += (!keep && counts_as_dangling(kind, name)) as u64;
+            dangling += !keep as u64;
             keep
         })
         .collect();
@@ -1295,7 +1260,7 @@ mod tests {
                 .map(|l| (l.3, l.1, l.2));
             for (target, kind, name) in own.chain(extra) {
                 if target == M {
-                    dangling += counts_as_dangling(kind, name) as u64;
+                    dangling += 1;
                 } else {
                     t.push(target);
                     k.push(kind);
@@ -1312,11 +1277,11 @@ mod tests {
         let p = EdgeKind::Property;
         let i = EdgeKind::Internal;
         // Node 0: two edges, one missing; node 1: none; node 2: three; node 3: a missing
-        // `<class>` edge (not dangling) and one more.
+        // edge and one more.
         let first_edge = vec![0, 2, 2, 5, 7];
         let targets = vec![10, M, 11, 12, 13, M, 14];
         let kinds = vec![p, p, p, p, p, i, p];
-        let names = vec![1, 2, 3, 4, 5, KEY_CLASS, 6];
+        let names = vec![1, 2, 3, 4, 5, 7, 6];
         // More late edges early than dropped ones, so writes overtake reads.
         let cases: Vec<Vec<(u32, EdgeKind, u32, u32)>> = vec![
             vec![],

@@ -72,8 +72,9 @@ pub struct HprofOptions {
     /// Bytes read from the source at a time (default 4 MiB; at least 64). The buffer grows
     /// beyond this only for a single larger record part (a huge instance or symbol).
     pub buffer_size: usize,
-    /// Add a `<class>` edge from every instance and object array to its class object
-    /// (non-retaining; default true). Without them the graph is an edge a node smaller.
+    /// Link every instance and object array to its class object with a `<class>` edge
+    /// (retaining, as in MAT; default true). The graph keeps them as a rule, a bit a node,
+    /// rather than stored edges (see `plateau_graph::ClassLinks`).
     pub class_edges: bool,
     /// Count the `java.lang.Class` instance itself in a class object's shallow size, as MAT
     /// does with its "include class instance size" option. Default false: a class object's

@@ -549,7 +549,6 @@ struct Reader<'a> {
     input: Input<'a>,
     c: Collected,
     id: usize,
-    class_edges: bool,
     /// The record being read: tag and offset.
     rec: (u8, u64),
     /// The sub-record being read inside a heap dump record.
@@ -630,7 +629,6 @@ pub(crate) fn collect(
             bytes_read: 0,
         },
         id: 8,
-        class_edges: options.class_edges,
         rec: (0, 0),
         sub: None,
         rec_end: 0,
@@ -935,7 +933,6 @@ impl Reader<'_> {
         }
         let frozen = Arc::new(Frozen {
             id: self.id,
-            class_edges: self.class_edges,
             class_by_id: self.c.class_by_id.clone(),
             layout_of: self.c.classes.iter().map(|d| d.layout).collect(),
             layouts: self.c.layouts.clone(),
@@ -1566,9 +1563,6 @@ impl Reader<'_> {
         let c = self.class_of_instance(class_id);
         let node = self.new_node(NodeKind::Object, obj, c, n as u64)?;
         self.c.instances += 1;
-        if self.class_edges {
-            self.edge(EdgeKind::Internal, KEY_CLASS, class_id);
-        }
         match self.layout(c) {
             Some(l) => {
                 let c = &mut self.c;
@@ -1649,9 +1643,6 @@ impl Reader<'_> {
         self.c.object_arrays += 1;
         if id == 8 {
             self.overlap.see(obj, len);
-        }
-        if self.class_edges {
-            self.edge(EdgeKind::Internal, KEY_CLASS, class_id);
         }
         let mut index = 0u64;
         while index < len {

@@ -13,14 +13,14 @@ use std::collections::VecDeque;
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Condvar, Mutex};
 
-use plateau_graph::{EdgeKind, NodeKind, U64Column};
+use plateau_graph::{NodeKind, U64Column};
 
 use super::collections::Counted;
 use super::index::IdMap;
 use super::reader::{
     count_root, encode_id, fold_gap, id_at, keeps_contents, push_element_edges, type_size, u32_at,
     EdgeColumns, InstanceFields, Layout, NodeColumns, OverlapTest, RecentClasses, Root, RootShape,
-    INSTANCE_DUMP, KEY_CLASS, NONE, OBJ_ARRAY_DUMP, PRIM_ARRAY_DUMP, PRIM_ARRAY_NODATA, T_OBJECT,
+    INSTANCE_DUMP, NONE, OBJ_ARRAY_DUMP, PRIM_ARRAY_DUMP, PRIM_ARRAY_NODATA, T_OBJECT,
 };
 
 /// Larger segments (and plain `HEAP_DUMP` records, which can hold a whole heap) are read by
@@ -33,7 +33,6 @@ pub(crate) const IN_FLIGHT: usize = 8;
 /// What decoding a segment needs of the classes: a snapshot of the reader's.
 pub(crate) struct Frozen {
     pub(crate) id: usize,
-    pub(crate) class_edges: bool,
     pub(crate) class_by_id: IdMap<u64, u32>,
     /// Each class's layout (an index into `layouts`), `NONE` when it has none.
     pub(crate) layout_of: Vec<u32>,
@@ -187,14 +186,6 @@ impl Decoder<'_> {
         n
     }
 
-    #[inline]
-    fn class_edge(&mut self, class_id: u64) {
-        if self.frozen.class_edges {
-            let target = encode_id(class_id, self.frozen.id);
-            self.out.edges.push(EdgeKind::Internal, KEY_CLASS, target);
-        }
-    }
-
     /// An `INSTANCE_DUMP`'s body; the bytes it takes.
     fn instance(&mut self, b: &[u8]) -> Option<usize> {
         let id = self.frozen.id;
@@ -211,7 +202,6 @@ impl Decoder<'_> {
         };
         let node = self.node(NodeKind::Object, obj, c, n as u64);
         self.out.instances += 1;
-        self.class_edge(class_id);
         let out = &mut *self.out;
         InstanceFields::read(layout, node, fields, id, &mut out.edges).keep(
             node,
@@ -239,7 +229,6 @@ impl Decoder<'_> {
             self.out.first_array.get_or_insert((obj, len));
             self.out.overlap.see(obj, len);
         }
-        self.class_edge(class_id);
         push_element_edges(elements, id, 0, &mut self.out.edges);
         Some(fixed + data)
     }

@@ -13,7 +13,9 @@
 //! * **Edges**: instance fields by name (`table`, `value`), array elements by index, static
 //!   fields from the class object (`static TOKENS`), `<class>` from every instance and object
 //!   array to its class, `<super>`, `<classloader>`, `<signers>`, `<protection_domain>` from
-//!   class objects. Null references make no edge.
+//!   class objects. Null references make no edge. The `<class>` edges (nearly half of all)
+//!   are not collected: the graph keeps them as a rule, a bit a node
+//!   ([`plateau_graph::ClassLinks`]), derived from the node columns at the end.
 //! * **Roots**: the root's edges go to `Thread "main"`-style nodes (one per thread with a
 //!   `ROOT_THREAD_OBJECT`; they lead to the `java.lang.Thread`, which in turn holds that
 //!   thread's stack locals, JNI locals and monitors as `<local in Foo.bar(Foo.java:12)>`-style

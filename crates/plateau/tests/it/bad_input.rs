@@ -2,16 +2,10 @@
 
 use std::io::{Read, Write};
 
-use crate::{plateau, stderr};
+use crate::{plateau, scratch_file, stderr};
 
 fn run_on_bytes(name: &str, bytes: &[u8]) -> (i32, String) {
-    let dir = std::env::temp_dir().join(format!("plateau-bad-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::File::create(&path)
-        .unwrap()
-        .write_all(bytes)
-        .unwrap();
+    let path = scratch_file(name, bytes);
     let out = plateau(&["analyze", path.to_str().unwrap()]);
     let err = stderr(&out);
     assert!(!err.contains("panicked"), "{err}");

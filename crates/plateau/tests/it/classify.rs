@@ -2,18 +2,13 @@
 //! generated shapes, and bad input.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
-use crate::{plateau, stderr, stdout};
+use crate::{plateau, scratch_file, stderr, stdout, ScratchFile};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-fn write_temp(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("plateau-classify-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
+fn write_temp(name: &str, text: &str) -> ScratchFile {
+    scratch_file(name, text.as_bytes())
 }
 
 /// Two hours at 5 s: a GC sawtooth of 90 s over `f(t)`, with a deterministic wobble.

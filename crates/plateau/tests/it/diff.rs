@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::{fixture, plateau, stderr, stdout};
+use crate::{fixture, plateau, scratch_file, stderr, stdout};
 
 fn snapshots() -> Vec<String> {
     ["s0", "s1", "s2", "s3"]
@@ -139,10 +139,7 @@ fn fingerprints_are_stable_and_a_baseline_accepts_known_leaks() {
     };
     assert_eq!(prints(&first), prints(&second));
 
-    let dir = std::env::temp_dir().join(format!("plateau-baseline-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let baseline = dir.join("known.json");
-    std::fs::write(&baseline, first.to_string()).unwrap();
+    let baseline = scratch_file("known.json", first.to_string().as_bytes());
     let (code, doc) = diff_json(&files, &["--baseline", baseline.to_str().unwrap()]);
     assert_eq!(code, 0, "known leaks do not fail the run");
     assert_eq!(doc["suspects"].as_array().unwrap().len(), 0);
@@ -304,10 +301,10 @@ fn closure_retention() {
 
 #[test]
 fn a_corrupt_snapshot_fails_the_diff_with_exit_2() {
-    let dir = std::env::temp_dir().join(format!("plateau-diff-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bad = dir.join("s1.heapsnapshot");
-    std::fs::write(&bad, br#"{"snapshot":{"meta":{"node_fields":["type"#).unwrap();
+    let bad = scratch_file(
+        "s1.heapsnapshot",
+        br#"{"snapshot":{"meta":{"node_fields":["type"#,
+    );
     let files = snapshots();
     let out = plateau(&["diff", &files[0], bad.to_str().unwrap(), &files[2]]);
     assert_eq!(out.status.code(), Some(2));

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::{fixture, plateau, stderr, stdout};
+use crate::{fixture, plateau, scratch_dir, stderr, stdout};
 
 fn dumps() -> Vec<String> {
     ["s0", "s1", "s2"]
@@ -148,8 +148,8 @@ fn a_cut_dump_says_where() {
     flate2::read::MultiGzDecoder::new(std::fs::File::open(&dumps()[0]).unwrap())
         .read_to_end(&mut plain)
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("plateau-java-cut-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir();
+    let dir = dir.path();
     let header_only = dir.join("header.hprof");
     std::fs::write(&header_only, &plain[..25]).unwrap();
     let out = plateau(&["analyze", header_only.to_str().unwrap()]);
@@ -169,5 +169,4 @@ fn a_cut_dump_says_where() {
         text.contains("warning: the dump ends at byte") && text.contains("HEAP_DUMP_SEGMENT"),
         "{text}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -11,7 +11,7 @@ mod repro;
 mod series_fixtures;
 mod watch;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs the built `plateau` binary with `args`.
@@ -21,6 +21,36 @@ pub fn plateau(args: &[&str]) -> Output {
         .env_remove("PLATEAU_TIMINGS")
         .output()
         .expect("the plateau binary runs")
+}
+
+/// A directory of the test's own, removed when dropped.
+pub fn scratch_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("plateau-test-")
+        .tempdir()
+        .expect("a temporary directory")
+}
+
+/// A file named `name` holding `bytes`, in a directory of its own; both are removed when
+/// this is dropped.
+pub struct ScratchFile {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for ScratchFile {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+pub fn scratch_file(name: &str, bytes: &[u8]) -> ScratchFile {
+    let dir = scratch_dir();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).expect("a temporary file");
+    ScratchFile { _dir: dir, path }
 }
 
 /// A file under the workspace's `fixtures/`.

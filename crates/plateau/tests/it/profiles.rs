@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::{fixture, plateau, stderr, stdout};
+use crate::{fixture, plateau, scratch_dir, stderr, stdout};
 
 fn json_of(args: &[&str]) -> (i32, Value) {
     let out = plateau(args);
@@ -218,8 +218,8 @@ fn pprof_analyze_gives_pprofs_total_and_top_function() {
 
 #[test]
 fn a_flame_graph_of_the_growth_is_written_and_escaped() {
-    let dir = std::env::temp_dir().join(format!("plateau-flame-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir();
+    let dir = dir.path();
     let svg = dir.join("growth.svg");
     let out = plateau(&[
         "diff",
@@ -234,7 +234,6 @@ fn a_flame_graph_of_the_growth_is_written_and_escaped() {
     assert!(text.contains("main.newSession"));
     assert!(text.contains("main.(*sessionStore).remember"));
     assert!(!text.contains("main.newPool"), "the pool did not grow");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

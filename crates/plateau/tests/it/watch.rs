@@ -7,14 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::{plateau, stderr, stdout};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("plateau-watch-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::{plateau, scratch_dir, stderr, stdout};
 
 fn events(out: &std::process::Output) -> Vec<serde_json::Value> {
     stdout(out)
@@ -86,7 +79,8 @@ fn a_pid_gives_samples_and_a_final_verdict_as_json() {
 fn a_pid_that_exits_keeps_the_verdict_so_far() {
     let mut child = python_grower(4, 0.05, 20, true);
     let pid = child.id().to_string();
-    let dir = temp_dir("exits");
+    let dir = scratch_dir();
+    let dir = dir.path();
     let series = dir.join("s.series");
     let out = plateau(&[
         "watch",
@@ -113,7 +107,8 @@ fn a_pid_that_exits_keeps_the_verdict_so_far() {
 
 #[test]
 fn a_fast_leak_alerts_and_runs_the_hook() {
-    let dir = temp_dir("alert");
+    let dir = scratch_dir();
+    let dir = dir.path();
     let marker = dir.join("alerted");
     let hook = format!(
         "echo \"$PLATEAU_VERDICT $PLATEAU_ALERT\" > {}",
@@ -176,7 +171,8 @@ fn a_supervised_command_is_restarted_and_its_output_passed_on() {
 
 #[test]
 fn a_killed_watcher_resumes_its_file() {
-    let dir = temp_dir("resume");
+    let dir = scratch_dir();
+    let dir = dir.path();
     let series = dir.join("s.series");
     let mut child = python_grower(1, 0.1, 1, false);
     let pid = child.id().to_string();
@@ -296,7 +292,8 @@ fn bad_targets_are_one_line_and_exit_2() {
 
 #[test]
 fn a_gc_log_is_followed_as_it_grows() {
-    let dir = temp_dir("gclog");
+    let dir = scratch_dir();
+    let dir = dir.path();
     let log = dir.join("app-gc.log");
     std::fs::write(&log, "old line written before watching\n").unwrap();
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -12,6 +12,9 @@ use crate::FormatError;
 /// Report progress at most once per this many source bytes.
 const PROGRESS_STEP: u64 = 1 << 20;
 
+/// Bytes read beyond a request's need when the buffer is refilled.
+const FILL_AHEAD: usize = 64 << 10;
+
 pub(crate) struct Input<'a> {
     reader: Box<dyn Read + 'a>,
     buf: Vec<u8>,
@@ -103,8 +106,13 @@ impl<'a> Input<'a> {
                     self.buf.resize(grown, 0);
                 }
             }
+            // Only a little past what is asked for: a heap-dump segment handed out next is
+            // then read from the source straight into its own buffer
+            // ([`read_exact_or_end`](Self::read_exact_or_end)) rather than copied twice.
+            let want = (n - self.available()).max(FILL_AHEAD);
+            let stop = self.buf.len().min(self.end + want);
             let read = loop {
-                match self.reader.read(&mut self.buf[self.end..]) {
+                match self.reader.read(&mut self.buf[self.end..stop]) {
                     Ok(k) => break k,
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                     // A cut gzip stream: what arrived is readable; the reader says where it

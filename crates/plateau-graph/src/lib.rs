@@ -1,7 +1,8 @@
 //! The heap-graph engine: a compact object graph and the answers every heap tool needs from
 //! it — dominator tree, retained sizes, shortest retainer paths, class histograms.
 //!
-//! Owns: [`HeapGraph`] (compressed sparse rows, `u32` typed ids, one string table),
+//! Owns: [`HeapGraph`] (compressed sparse rows, `u32` typed ids, one string table, Java's
+//! `<class>` links kept as a rule, [`ClassLinks`], and handed out as edges),
 //! [`Dominators`] (semi-NCA from the root, iterative), [`RetainerPaths`] (breadth-first from
 //! the roots), [`class_histogram`] (count, shallow, and retained by the top-ancestor rule),
 //! [`prefetch`] (a cache hint, the workspace's one `unsafe`).

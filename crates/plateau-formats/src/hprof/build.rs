@@ -699,10 +699,12 @@ fn resolve(c: &mut Collected, index: &IdIndex, mut late: Vec<Late>) -> (Vec<Node
     // Targets and the id column are both encoded: compared as they are.
     let lookup = |raw: u64| index.get(ids, raw).unwrap_or(MISSING);
     // Resolves `targets` in place; the ids a few places on are asked for early (the
-    // index's window first, then the ids column). Nearly half the references are `<class>`
-    // links to a few thousand class objects, which sit in short runs the index keeps in a
-    // hash map after trying its long runs: a small table of recent answers, by a few bits of
-    // the id, answers those.
+    // index's window first, then the ids column). Many references go to a few objects
+    // (shared Strings, enum constants, cached boxes, the Class objects of `java.lang.Class`
+    // fields), some in short runs the index keeps in a hash map after trying its long runs:
+    // a small table of recent answers, by a few bits of the id, answers those (still about
+    // a third fewer `IdIndex::get` samples at 2 GB since the `<class>` links, its first
+    // purpose, stopped being references).
     let resolve_all = |targets: &mut [u32]| {
         const RECENT: usize = 1 << 12;
         let mut recent = vec![(0u32, MISSING); RECENT];
@@ -769,8 +771,8 @@ fn resolve(c: &mut Collected, index: &IdIndex, mut late: Vec<Late>) -> (Vec<Node
 }
 
 /// The nodes with a `<class>` link: every instance and object array whose class has an object
-/// in the dump. Kept as a rule of the graph (a bit a node) rather than an edge each: nearly
-/// half the references of a Java heap (see `ClassLinks`). Primitive arrays have none (their
+/// in the dump. Kept as a rule of the graph (a bit a node) rather than an edge each: over a
+/// third of the references of a Java heap (see `ClassLinks`). Primitive arrays have none (their
 /// records name no class), nor do class objects.
 fn class_links(c: &Collected) -> BitSet {
     let is_primitive_array_class = |k: u32| c.prim_classes.contains(&k);

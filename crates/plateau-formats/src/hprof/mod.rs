@@ -13,7 +13,7 @@
 //! * **Edges**: instance fields by name (`table`, `value`), array elements by index, static
 //!   fields from the class object (`static TOKENS`), `<class>` from every instance and object
 //!   array to its class, `<super>`, `<classloader>`, `<signers>`, `<protection_domain>` from
-//!   class objects. Null references make no edge. The `<class>` edges (nearly half of all)
+//!   class objects. Null references make no edge. The `<class>` edges (over a third of all)
 //!   are not collected: the graph keeps them as a rule, a bit a node
 //!   ([`plateau_graph::ClassLinks`]), derived from the node columns at the end.
 //! * **Roots**: the root's edges go to `Thread "main"`-style nodes (one per thread with a

@@ -142,6 +142,11 @@ impl Dominators {
         } = numbering;
         let groups = preds.renumber(&pre, threads);
         drop(pre);
+        // The DFS order is not read again until the semidominators are done, and it is the
+        // loop's peak: kept delta-coded meanwhile (the DFS mostly moves between neighbouring
+        // objects: 121 MiB became 35 MiB on a 2 GB Java heap, 1.16 bytes a node).
+        let coded_vertex = DeltaCoded::encode(&vertex);
+        drop(vertex);
 
         // Semidominators, in decreasing DFS order. `link[v]` is `[ancestor, best]`: the
         // ancestor starts as the DFS parent (and still is for a vertex when its turn comes)
@@ -199,6 +204,8 @@ impl Dominators {
         drop(groups);
         drop(link);
         drop(from_root);
+        let vertex = coded_vertex.decode();
+        drop(coded_vertex);
 
         // Immediate dominators: the nearest ancestor of the DFS parent at or above the
         // semidominator; the parent itself where that is the semidominator.
@@ -533,6 +540,55 @@ impl Predecessors {
     }
 }
 
+/// A sequence of `u32`s as zigzag LEB128 deltas: one byte a value where neighbours differ by
+/// less than 64.
+struct DeltaCoded {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl DeltaCoded {
+    fn encode(values: &[u32]) -> DeltaCoded {
+        let mut bytes = Vec::with_capacity(values.len() + values.len() / 2);
+        let mut last = 0i64;
+        for &v in values {
+            let delta = v as i64 - last;
+            last = v as i64;
+            let mut zigzag = ((delta << 1) ^ (delta >> 63)) as u64;
+            while zigzag >= 0x80 {
+                bytes.push(zigzag as u8 | 0x80);
+                zigzag >>= 7;
+            }
+            bytes.push(zigzag as u8);
+        }
+        DeltaCoded {
+            bytes,
+            len: values.len(),
+        }
+    }
+
+    fn decode(&self) -> Vec<u32> {
+        let mut values = Vec::with_capacity(self.len);
+        let mut last = 0i64;
+        let mut at = 0;
+        while values.len() < self.len {
+            let (mut zigzag, mut shift) = (0u64, 0);
+            loop {
+                let byte = self.bytes[at];
+                at += 1;
+                zigzag |= ((byte & 0x7f) as u64) << shift;
+                shift += 7;
+                if byte < 0x80 {
+                    break;
+                }
+            }
+            last += ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+            values.push(last as u32);
+        }
+        values
+    }
+}
+
 /// A bit set that also says how many members come before a given one.
 #[derive(Clone, Debug)]
 struct Ranked {
@@ -780,6 +836,14 @@ fn eval(v: u32, last_linked: u32, link: &mut [[u32; 2]], path: &mut Vec<u32>) ->
 mod tests {
     use super::{DominatorOptions, Dominators};
     use crate::{EdgeKind, GraphBuilder, NodeId, NodeKind};
+
+    #[test]
+    fn delta_coding_gives_back_every_value() {
+        let values = vec![0, 1, 2, 300, 5, u32::MAX, 0, u32::MAX - 1, 7, 7, 1 << 31];
+        let coded = super::DeltaCoded::encode(&values);
+        assert_eq!(coded.decode(), values);
+        assert_eq!(super::DeltaCoded::encode(&[]).decode(), Vec::<u32>::new());
+    }
 
     /// The threaded passes give what the single-threaded ones do (the oracle tests in
     /// tests/it only reach graphs too small for threads).

@@ -163,7 +163,7 @@ impl GraphBuilder {
             classes,
             first_edge,
             edge_kinds,
-            edge_names: sorted.iter().map(|e| e.2).collect(),
+            edge_names: sorted.iter().map(|e| e.2).collect::<Vec<u32>>().into(),
             edge_targets,
             retaining: Some(retaining),
             root,

@@ -477,6 +477,36 @@ impl CodedColumn {
         }
     }
 
+    /// Appends a value: its code when the dictionary has it, else an escape.
+    pub(crate) fn push(&mut self, value: u32) {
+        match self {
+            CodedColumn::Plain(values) => values.push(value),
+            CodedColumn::Coded {
+                codes,
+                dictionary,
+                escapes,
+                buckets,
+            } => {
+                let at = codes.len();
+                match dictionary.binary_search(&value) {
+                    Ok(code) => codes.push(code as u8),
+                    Err(_) => {
+                        codes.push(ESCAPE);
+                        escapes.push((at as u32, value));
+                    }
+                }
+                // Every bucket that starts past this position starts after its escapes.
+                let next = (at >> BUCKET_BITS) + 1;
+                if buckets.len() < next + 1 {
+                    buckets.resize(next + 1, 0);
+                }
+                for start in &mut buckets[next..] {
+                    *start = escapes.len() as u32;
+                }
+            }
+        }
+    }
+
     pub(crate) fn heap_bytes(&self) -> usize {
         match self {
             CodedColumn::Plain(values) => values.capacity() * 4,
@@ -491,6 +521,94 @@ impl CodedColumn {
                     + escapes.capacity() * 8
                     + buckets.capacity() * 4
             }
+        }
+    }
+}
+
+/// A column of names (string ids, or indices for element edges) as a reader hands it to
+/// [`GraphParts`](crate::GraphParts): as it is, for [`HeapGraph::from_parts`](crate::HeapGraph::from_parts)
+/// to pack beside its other columns, or packed already (one byte a value through a sampled
+/// dictionary, the others kept beside), which a reader does as soon as the names are final so
+/// that 4 bytes a value never meet its later peaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameColumn(Names);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Names {
+    Unpacked(Vec<u32>),
+    Packed(CodedColumn),
+}
+
+impl Default for NameColumn {
+    fn default() -> Self {
+        NameColumn(Names::Unpacked(Vec::new()))
+    }
+}
+
+impl From<Vec<u32>> for NameColumn {
+    fn from(values: Vec<u32>) -> Self {
+        NameColumn(Names::Unpacked(values))
+    }
+}
+
+impl NameColumn {
+    /// The column packed (a no-op when it is).
+    pub fn pack(self) -> NameColumn {
+        match self.0 {
+            Names::Unpacked(values) => NameColumn(Names::Packed(CodedColumn::pack(values))),
+            packed => NameColumn(packed),
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, index: usize) -> u32 {
+        match &self.0 {
+            Names::Unpacked(values) => values[index],
+            Names::Packed(column) => column.get(index),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Names::Unpacked(values) => values.len(),
+            Names::Packed(column) => column.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn push(&mut self, value: u32) {
+        match &mut self.0 {
+            Names::Unpacked(values) => values.push(value),
+            Names::Packed(column) => column.push(value),
+        }
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        match &mut self.0 {
+            Names::Unpacked(values) | Names::Packed(CodedColumn::Plain(values)) => {
+                values.shrink_to_fit()
+            }
+            Names::Packed(CodedColumn::Coded {
+                codes,
+                escapes,
+                buckets,
+                ..
+            }) => {
+                codes.shrink_to_fit();
+                escapes.shrink_to_fit();
+                buckets.shrink_to_fit();
+            }
+        }
+    }
+
+    /// The packed column.
+    pub(crate) fn into_coded(self) -> CodedColumn {
+        match self.0 {
+            Names::Unpacked(values) => CodedColumn::pack(values),
+            Names::Packed(column) => column,
         }
     }
 }
@@ -517,7 +635,50 @@ impl FromIterator<u64> for U64Column {
 
 #[cfg(test)]
 mod tests {
-    use super::{CodedColumn, DeltaColumn, IdColumn, SizeColumn, U64Column, DELTA_BLOCK};
+    use super::{
+        CodedColumn, DeltaColumn, IdColumn, NameColumn, SizeColumn, U64Column, DELTA_BLOCK,
+    };
+
+    /// Values pushed onto a packed column read back like the ones packed, escapes included,
+    /// across bucket boundaries.
+    #[test]
+    fn packed_name_columns_take_pushes() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let values: Vec<u32> = (0..5000)
+            .map(|_| match next() % 10 {
+                0 => next() as u32,
+                _ => (next() % 20) as u32,
+            })
+            .collect();
+        let mut column = NameColumn::from(values.clone()).pack();
+        assert!(matches!(
+            column.0,
+            super::Names::Packed(CodedColumn::Coded { .. })
+        ));
+        let mut expected = values;
+        for _ in 0..1000 {
+            let v = match next() % 3 {
+                0 => next() as u32,
+                _ => (next() % 20) as u32,
+            };
+            column.push(v);
+            expected.push(v);
+        }
+        assert_eq!(column.len(), expected.len());
+        for (i, &v) in expected.iter().enumerate() {
+            assert_eq!(column.get(i), v, "at {i}");
+        }
+        let coded = column.into_coded();
+        for (i, &v) in expected.iter().enumerate() {
+            assert_eq!(coded.get(i), v, "at {i}");
+        }
+    }
 
     #[test]
     fn delta_columns_give_back_every_value() {

@@ -1,7 +1,7 @@
 use std::fmt;
 
 use crate::column::{CodedColumn, IdColumn, SizeColumn};
-use crate::{BitSet, StringTable, U64Column};
+use crate::{BitSet, NameColumn, StringTable, U64Column};
 
 /// A node (object) of a heap graph: its position in the graph's arrays.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -308,7 +308,7 @@ pub struct GraphParts {
     pub first_edge: Vec<u32>,
     pub edge_kinds: Vec<EdgeKind>,
     /// A [`StrId`] for named edges, an index for element and hidden edges.
-    pub edge_names: Vec<u32>,
+    pub edge_names: NameColumn,
     pub edge_targets: Vec<NodeId>,
     /// Edges that keep their target alive, for dominators and retained sizes. `None` means
     /// [`default_retaining_edges`].
@@ -504,7 +504,8 @@ impl HeapGraph {
                     parts.node_names[i].0
                 ));
             }
-            for (i, (&kind, &name)) in parts.edge_kinds.iter().zip(&parts.edge_names).enumerate() {
+            for (i, &kind) in parts.edge_kinds.iter().enumerate() {
+                let name = parts.edge_names.get(i);
                 if !kind.name_is_index() && name as usize >= strings {
                     return err(format!("edge {i} names string {name} of {strings}"));
                 }
@@ -623,7 +624,7 @@ impl HeapGraph {
             }
             (
                 packed,
-                CodedColumn::pack(edge_names),
+                edge_names.into_coded(),
                 IdColumn::pack(node_ids, node_id_shift),
             )
         };

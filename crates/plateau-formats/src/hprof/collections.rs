@@ -7,7 +7,7 @@
 //! A class is recognised by its place in the hierarchy: a subclass of `LinkedHashMap`
 //! (an LRU overriding `removeEldestEntry`) is a map like its ancestor.
 
-use plateau_graph::{CollectionShape, EdgeKind, NodeId, StoredCollection, StringTable};
+use plateau_graph::{CollectionShape, EdgeKind, NameColumn, NodeId, StoredCollection, StringTable};
 
 use super::reader::Layout;
 
@@ -285,7 +285,7 @@ pub(crate) fn read_counted(layout: &Layout, node: u32, bytes: &[u8]) -> Option<C
 pub(crate) struct EdgeColumns<'a> {
     pub(crate) first_edge: &'a [u32],
     pub(crate) kinds: &'a [EdgeKind],
-    pub(crate) names: &'a [u32],
+    pub(crate) names: &'a NameColumn,
     pub(crate) targets: &'a [NodeId],
 }
 
@@ -314,7 +314,7 @@ impl EdgeView<'_> {
             .of(node as usize)
             .find(|&e| {
                 matches!(edges.kinds[e], EdgeKind::Property | EdgeKind::Weak)
-                    && self.strings.get(plateau_graph::StrId(edges.names[e])) == name
+                    && self.strings.get(plateau_graph::StrId(edges.names.get(e))) == name
             })
             .map(|e| edges.targets[e])
     }

@@ -750,7 +750,7 @@ fn build(
         classes: classes.classes,
         first_edge,
         edge_kinds,
-        edge_names,
+        edge_names: edge_names.into(),
         edge_targets,
         retaining: Some(retaining),
         root,

@@ -105,15 +105,11 @@ impl Dominators {
 
         // The predecessor lists do not depend on the numbering, so they are gathered on a
         // second core while the DFS (one long dependent walk) runs on this one.
-        let (numbering, preds) = if threads > 1 {
-            std::thread::scope(|scope| {
-                let preds = scope.spawn(|| Predecessors::build(graph));
-                let numbering = Numbering::run(graph);
-                (numbering, preds.join().expect("predecessor lists"))
-            })
-        } else {
-            (Numbering::run(graph), Predecessors::build(graph))
-        };
+        let (numbering, preds) = join(
+            threads,
+            || Numbering::run(graph),
+            || Predecessors::build(graph),
+        );
         let strongly_reached = numbering.strongly_reached as u32;
         let user_reach = user_root_reach(graph, &numbering);
         // By DFS number rather than through `vertex`: a sequential scan instead of scattered
@@ -142,22 +138,26 @@ impl Dominators {
         } = numbering;
         let groups = preds.renumber(&pre, threads);
         drop(pre);
-        // The DFS order is not read again until the semidominators are done, and it is the
-        // loop's peak: kept delta-coded meanwhile (the DFS mostly moves between neighbouring
-        // objects: 121 MiB became 35 MiB on a 2 GB Java heap, 1.16 bytes a node).
-        let coded_vertex = Varints::deltas(&vertex);
+        // The DFS order and the parents are not read again until the semidominators are done
+        // (the loop finds a vertex's parent in `link` when its turn comes), and the loop is
+        // the phase's peak: both are kept coded meanwhile, the order as deltas (the DFS mostly
+        // moves between neighbouring objects), the parents as distances below their vertex;
+        // on a 2 GB Java heap 121 MiB became 35 and 34 MiB (1.16 and 1.13 bytes a node).
+        // The parents are coded before `link` is made from them, so the two never coexist in
+        // full.
+        let (coded_vertex, coded_parent) = join(
+            threads,
+            || Varints::deltas(&vertex),
+            || Varints::distances(&parent),
+        );
         drop(vertex);
+        drop(parent);
 
         // Semidominators, in decreasing DFS order. `link[v]` is `[ancestor, best]`: the
         // ancestor starts as the DFS parent (and still is for a vertex when its turn comes)
         // and is path-compressed; `best` is the least semidominator on the compressed path.
         // Keeping the two side by side, and the semidominator itself rather than the vertex
         // that has it, makes an evaluation step touch one cache line instead of three.
-        // The parents are not read again until the immediate dominators (the loop finds a
-        // vertex's in `link` when its turn comes): coded likewise first, so that they and
-        // `link` never coexist in full (121 -> 34 MiB at 2 GB, 1.13 bytes a node).
-        let coded_parent = Varints::distances(&parent);
-        drop(parent);
         let mut link: Vec<[u32; 2]> = coded_parent
             .iter()
             .zip(0..)
@@ -213,9 +213,12 @@ impl Dominators {
         drop(groups);
         drop(link);
         drop(from_root);
-        let vertex = coded_vertex.undo_deltas();
+        let (vertex, parent) = join(
+            threads,
+            || coded_vertex.undo_deltas(),
+            || coded_parent.undo_distances(),
+        );
         drop(coded_vertex);
-        let parent = coded_parent.undo_distances();
         drop(coded_parent);
 
         // Immediate dominators: the nearest ancestor of the DFS parent at or above the
@@ -260,15 +263,7 @@ impl Dominators {
             }
             retained
         };
-        let (idom_node, retained) = if threads > 1 {
-            std::thread::scope(|scope| {
-                let retained = scope.spawn(retained_sizes);
-                let idom_node = node_idoms();
-                (idom_node, retained.join().expect("retained sizes"))
-            })
-        } else {
-            (node_idoms(), retained_sizes())
-        };
+        let (idom_node, retained) = join(threads, node_idoms, retained_sizes);
         drop(idom);
         let dominated = options.subtree_counts.then(|| {
             let mut counts = vec![1u32; n];
@@ -548,6 +543,22 @@ impl Predecessors {
             grouped: grouped.bits,
             starts: dfs_starts,
         }
+    }
+}
+
+/// `a` and `b`, on two threads when `threads` allows.
+fn join<A: Send, B: Send>(
+    threads: usize,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if threads > 1 {
+        std::thread::scope(|scope| {
+            let b = scope.spawn(b);
+            (a(), b.join().expect("a dominator pass does not panic"))
+        })
+    } else {
+        (a(), b())
     }
 }
 

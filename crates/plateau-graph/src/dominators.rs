@@ -124,45 +124,36 @@ impl Dominators {
         let mut from_root = BitSet::new(0);
         if !numbering.from_root.is_empty() {
             from_root = BitSet::new(n);
-            for v in (strongly_reached as usize..n).map(|d| numbering.vertex[d] as usize) {
+            for v in (strongly_reached as usize..n).map(|d| numbering.order[d][0] as usize) {
                 if numbering.from_root.contains(v) {
                     from_root.insert(numbering.pre[v] as usize);
                 }
             }
         }
-        let Numbering {
-            pre,
-            vertex,
-            parent,
-            ..
-        } = numbering;
+        let Numbering { pre, order, .. } = numbering;
         let groups = preds.renumber(&pre, threads);
         drop(pre);
         // The DFS order and the parents are not read again until the semidominators are done
         // (the loop finds a vertex's parent in `link` when its turn comes), and the loop is
         // the phase's peak: both are kept coded meanwhile, the order as deltas (the DFS mostly
-        // moves between neighbouring objects), the parents as distances below their vertex;
-        // on a 2 GB Java heap 121 MiB became 35 and 34 MiB (1.16 and 1.13 bytes a node).
-        // The parents are coded before `link` is made from them, so the two never coexist in
-        // full.
+        // moves between neighbouring objects), the parents as distances below their vertex
+        // (on a 2 GB Java heap 2 x 121 MiB became 35 + 34 MiB, 1.16 and 1.13 bytes a node),
+        // and their pairs' memory becomes `link`, in place, and then theirs again.
         let (coded_vertex, coded_parent) = join(
             threads,
-            || Varints::deltas(&vertex),
-            || Varints::distances(&parent),
+            || Varints::deltas(order.iter().map(|pair| pair[0]), n),
+            || Varints::distances(order.iter().map(|pair| pair[1]), n),
         );
-        drop(vertex);
-        drop(parent);
 
         // Semidominators, in decreasing DFS order. `link[v]` is `[ancestor, best]`: the
         // ancestor starts as the DFS parent (and still is for a vertex when its turn comes)
         // and is path-compressed; `best` is the least semidominator on the compressed path.
         // Keeping the two side by side, and the semidominator itself rather than the vertex
         // that has it, makes an evaluation step touch one cache line instead of three.
-        let mut link: Vec<[u32; 2]> = coded_parent
-            .iter()
-            .zip(0..)
-            .map(|(distance, v)| [(v as i64 - distance) as u32, v])
-            .collect();
+        let mut link = order;
+        for (v, pair) in (0..).zip(link.iter_mut()) {
+            *pair = [pair[1], v];
+        }
         // Most vertices' semidominator is their DFS parent, and then the parent is also the
         // immediate dominator; only the others are remembered (which, and their
         // semidominators in decreasing DFS order). They are among the vertices with a
@@ -211,25 +202,27 @@ impl Dominators {
             link[w][1] = s;
         }
         drop(groups);
-        drop(link);
         drop(from_root);
-        let (vertex, parent) = join(
-            threads,
-            || coded_vertex.undo_deltas(),
-            || coded_parent.undo_distances(),
-        );
+        // Back to `[vertex, parent]`, where the parent is the first guess at the immediate
+        // dominator.
+        let mut order = link;
+        let mut last = 0i64;
+        for ((pair, delta), (d, distance)) in order
+            .iter_mut()
+            .zip(coded_vertex.iter())
+            .zip((0..).zip(coded_parent.iter()))
+        {
+            last += delta;
+            *pair = [last as u32, (d - distance) as u32];
+        }
         drop(coded_vertex);
         drop(coded_parent);
-
-        // Immediate dominators: the nearest ancestor of the DFS parent at or above the
-        // semidominator; the parent itself where that is the semidominator.
-        let mut idom = parent;
         for (w, semi) in lowered.ones().zip(lowered_semi.into_iter().rev()) {
-            let mut candidate = idom[w];
+            let mut candidate = order[w][1];
             while candidate > semi {
-                candidate = idom[candidate as usize];
+                candidate = order[candidate as usize][1];
             }
-            idom[w] = candidate;
+            order[w][1] = candidate;
         }
         drop(lowered);
 
@@ -240,7 +233,8 @@ impl Dominators {
         let node_idoms = || {
             let mut idom_node = vec![root; n];
             for d in 1..n {
-                idom_node[vertex[d] as usize] = NodeId(vertex[idom[d] as usize]);
+                let [v, up] = order[d];
+                idom_node[v as usize] = NodeId(order[up as usize][0]);
             }
             idom_node
         };
@@ -252,29 +246,28 @@ impl Dominators {
                         // Fits: no size exceeds the total, which fits.
                         *slot = size as u32;
                     }
-                    accumulate(r, &vertex, &idom);
+                    accumulate(r, &order);
                 }
                 U64Column::Wide(r) => {
                     for (slot, size) in r.iter_mut().zip(graph.self_sizes()) {
                         *slot = size;
                     }
-                    accumulate(r, &vertex, &idom);
+                    accumulate(r, &order);
                 }
             }
             retained
         };
         let (idom_node, retained) = join(threads, node_idoms, retained_sizes);
-        drop(idom);
         let dominated = options.subtree_counts.then(|| {
             let mut counts = vec![1u32; n];
             for d in (1..n).rev() {
-                let v = vertex[d] as usize;
+                let v = order[d][0] as usize;
                 let up = idom_node[v].index();
                 counts[up] = counts[up].saturating_add(counts[v]);
             }
             counts
         });
-        drop(vertex);
+        drop(order);
 
         let mut weak_only_size = 0;
         let mut weak_only_count = 0;
@@ -434,12 +427,13 @@ impl Predecessors {
         let link = |u: usize| graph.class_link(NodeId(u as u32)).map(NodeId::index);
         // Which nodes two or more retaining edges point to: a bit for the first edge, a second
         // for the next (8 MiB at 32 M nodes, where a count a node took 121 MiB beside the DFS).
+        let links = graph.class_link_counts();
         let mut once = BitSet::new(n);
         let mut twice = BitSet::new(n);
-        retained_targets(graph, |t, ahead| {
+        retained_targets(graph, &links, |t, count, ahead| {
             if ahead {
                 once.prefetch(t);
-            } else if once.contains(t) {
+            } else if count > 1 || once.contains(t) {
                 twice.insert(t);
             } else {
                 once.insert(t);
@@ -450,11 +444,11 @@ impl Predecessors {
         // Their in-degrees, by rank; then the end of each group, a cursor the fill below moves
         // down to its start.
         let mut cursor = vec![0u32; shared.count()];
-        retained_targets(graph, |t, ahead| {
+        retained_targets(graph, &links, |t, count, ahead| {
             if ahead {
                 shared.bits.prefetch(t);
             } else if let Some(k) = shared.rank(t) {
-                cursor[k as usize] += 1;
+                cursor[k as usize] += count;
             }
         });
         let mut total = 0u32;
@@ -596,57 +590,48 @@ impl Varints {
     }
 
     /// Each value less the one before: small where neighbours are close (the DFS order,
-    /// which mostly moves between neighbouring objects).
-    fn deltas(values: &[u32]) -> Varints {
-        let before = std::iter::once(0).chain(values.iter().copied());
-        let deltas = values.iter().zip(before).map(|(&v, b)| v as i64 - b as i64);
-        Varints::new(values.len(), deltas)
-    }
-
-    fn undo_deltas(&self) -> Vec<u32> {
+    /// which mostly moves between neighbouring objects). Read back with a running sum.
+    fn deltas(values: impl Iterator<Item = u32>, len: usize) -> Varints {
         let mut last = 0i64;
-        self.iter()
-            .map(|delta| {
-                last += delta;
-                last as u32
-            })
-            .collect()
-    }
-
-    /// Each value's distance below its index (DFS parents: mostly the vertex just before, or
-    /// a close ancestor).
-    fn distances(values: &[u32]) -> Varints {
         Varints::new(
-            values.len(),
-            values.iter().zip(0..).map(|(&v, i)| i - v as i64),
+            len,
+            values.map(|v| {
+                let delta = v as i64 - last;
+                last = v as i64;
+                delta
+            }),
         )
     }
 
-    fn undo_distances(&self) -> Vec<u32> {
-        self.iter().zip(0..).map(|(d, i)| (i - d) as u32).collect()
+    /// Each value's distance below its index (DFS parents: mostly the vertex just before, or
+    /// a close ancestor). Read back as the index less the distance.
+    fn distances(values: impl Iterator<Item = u32>, len: usize) -> Varints {
+        Varints::new(len, values.zip(0..).map(|(v, i)| i - v as i64))
     }
 }
 
-/// Calls `visit(t, false)` with the target of every retaining edge, class links included,
-/// and `visit(t, true)` with the target of the edge a few ahead, to ask for its memory.
-fn retained_targets(graph: &HeapGraph, mut visit: impl FnMut(usize, bool)) {
+/// Calls `visit(t, k, false)` for the targets of all retaining edges: `k` edges to `t`, one at
+/// a time for stored edges, all of a class object's links at once (`links`: see
+/// [`HeapGraph::class_link_counts`]); and `visit(t, 0, true)` with the target of the stored
+/// edge a few ahead, to ask for its memory.
+fn retained_targets(
+    graph: &HeapGraph,
+    links: &[(NodeId, u32)],
+    mut visit: impl FnMut(usize, u32, bool),
+) {
     let m = graph.stored_edge_count();
     let retaining = graph.retaining_edges();
     let target = |e: usize| graph.edge_target(EdgeId(e as u32)).index();
     for e in 0..m {
         if e + AHEAD < m {
-            visit(target(e + AHEAD), true);
+            visit(target(e + AHEAD), 0, true);
         }
         if retaining.contains(e) {
-            visit(target(e), false);
+            visit(target(e), 1, false);
         }
     }
-    if graph.has_class_links() {
-        for u in graph.nodes() {
-            if let Some(t) = graph.class_link(u) {
-                visit(t.index(), false);
-            }
-        }
+    for &(object, count) in links {
+        visit(object.index(), count, false);
     }
 }
 
@@ -684,11 +669,12 @@ impl Ranked {
 }
 
 /// Adds each vertex's retained size to its immediate dominator's, children before their
-/// dominators (reverse DFS order).
-fn accumulate<T: Copy + std::ops::AddAssign>(retained: &mut [T], vertex: &[u32], idom: &[u32]) {
-    for d in (1..vertex.len()).rev() {
-        let size = retained[vertex[d] as usize];
-        retained[vertex[idom[d] as usize] as usize] += size;
+/// dominators (reverse DFS order); `order` is `[vertex, immediate dominator]` by DFS number.
+fn accumulate<T: Copy + std::ops::AddAssign>(retained: &mut [T], order: &[[u32; 2]]) {
+    for d in (1..order.len()).rev() {
+        let [v, up] = order[d];
+        let size = retained[v as usize];
+        retained[order[up as usize][0] as usize] += size;
     }
 }
 
@@ -698,10 +684,8 @@ fn accumulate<T: Copy + std::ops::AddAssign>(retained: &mut [T], vertex: &[u32],
 struct Numbering {
     /// DFS number of each node.
     pre: Vec<u32>,
-    /// Node of each DFS number.
-    vertex: Vec<u32>,
-    /// DFS number of each vertex's DFS parent.
-    parent: Vec<u32>,
+    /// By DFS number: the node, and the DFS number of its DFS parent.
+    order: Vec<[u32; 2]>,
     /// Vertices reached from the root through retaining edges.
     strongly_reached: usize,
     /// Nodes with a virtual edge from the root; empty when every node was reached.
@@ -712,19 +696,17 @@ impl Numbering {
     fn run(graph: &HeapGraph) -> Numbering {
         let n = graph.node_count();
         let mut pre = vec![NONE; n];
-        let mut vertex: Vec<u32> = Vec::with_capacity(n);
-        let mut parent: Vec<u32> = Vec::with_capacity(n);
+        let mut order: Vec<[u32; 2]> = Vec::with_capacity(n);
         let mut walk = Dfs {
             first_edge: graph.first_edge(),
             graph,
             retaining: graph.retaining_edges(),
             pre: &mut pre,
-            vertex: &mut vertex,
-            parent: &mut parent,
+            order: &mut order,
             stack: Vec::new(),
         };
         walk.run(graph.root().0, 0);
-        let strongly_reached = walk.vertex.len();
+        let strongly_reached = walk.order.len();
         let mut from_root = BitSet::new(0);
         if strongly_reached < n {
             // Which unreached nodes some retaining edge points to: the others are orphans.
@@ -760,11 +742,10 @@ impl Numbering {
             }
         }
         drop(walk);
-        debug_assert_eq!(vertex.len(), n);
+        debug_assert_eq!(order.len(), n);
         Numbering {
             pre,
-            vertex,
-            parent,
+            order,
             strongly_reached,
             from_root,
         }
@@ -789,7 +770,7 @@ fn user_root_reach(graph: &HeapGraph, numbering: &Numbering) -> Option<BitSet> {
         .map(|e| graph.edge_target(e))
         .filter(|t| !users.contains(t))
         .map(|t| pre[t.index()])
-        .find(|&d| d != NONE && d != root_number && numbering.parent[d as usize] == root_number)
+        .find(|&d| d != NONE && d != root_number && numbering.order[d as usize][1] == root_number)
         .unwrap_or(numbering.strongly_reached as u32);
     if users.iter().any(|u| pre[u.index()] >= first_other) {
         return None;
@@ -809,8 +790,7 @@ struct Dfs<'a> {
     graph: &'a HeapGraph,
     retaining: &'a BitSet,
     pre: &'a mut Vec<u32>,
-    vertex: &'a mut Vec<u32>,
-    parent: &'a mut Vec<u32>,
+    order: &'a mut Vec<[u32; 2]>,
     stack: Vec<(u32, u32)>,
 }
 
@@ -845,10 +825,9 @@ impl Dfs<'_> {
     #[inline]
     fn enter(&mut self, mut node: u32, mut parent: u32) {
         loop {
-            let number = self.vertex.len() as u32;
+            let number = self.order.len() as u32;
             self.pre[node as usize] = number;
-            self.parent.push(parent);
-            self.vertex.push(node);
+            self.order.push([node, parent]);
             self.stack.push((node, self.first_edge[node as usize]));
             match self.graph.class_link(NodeId(node)) {
                 Some(class) if self.pre[class.index()] == NONE => {
@@ -899,16 +878,28 @@ mod tests {
     use crate::{EdgeKind, GraphBuilder, NodeId, NodeKind};
 
     #[test]
-    fn delta_coding_gives_back_every_value() {
-        let values = vec![0, 1, 2, 300, 5, u32::MAX, 0, u32::MAX - 1, 7, 7, 1 << 31];
+    fn varints_give_back_every_value() {
         use super::Varints;
-        assert_eq!(Varints::deltas(&values).undo_deltas(), values);
-        assert_eq!(Varints::deltas(&[]).undo_deltas(), Vec::<u32>::new());
+        let values = [0, 1, 2, 300, 5, u32::MAX, 0, u32::MAX - 1, 7, 7, 1 << 31];
+        let coded = Varints::deltas(values.iter().copied(), values.len());
+        let mut last = 0i64;
+        let back: Vec<u32> = coded
+            .iter()
+            .map(|d| {
+                last += d;
+                last as u32
+            })
+            .collect();
+        assert_eq!(back, values);
         // Distances below the index: parents come before their vertex.
-        let parents = vec![0, 0, 1, 1, 3, 0, 5, 2, 7];
-        assert_eq!(Varints::distances(&parents).undo_distances(), parents);
-        let far = vec![0, 0, u32::MAX - 5];
-        assert_eq!(Varints::distances(&far).undo_distances(), far);
+        let parents = [0, 0, 1, 1, 3, 0, 5, 2, 7, u32::MAX - 5];
+        let coded = Varints::distances(parents.iter().copied(), parents.len());
+        let back: Vec<u32> = (0..)
+            .zip(coded.iter())
+            .map(|(i, d)| (i - d) as u32)
+            .collect();
+        assert_eq!(back, parents);
+        assert_eq!(Varints::deltas(std::iter::empty(), 0).iter().count(), 0);
     }
 
     /// The threaded passes give what the single-threaded ones do (the oracle tests in

@@ -698,6 +698,24 @@ impl HeapGraph {
             .then(|| NodeId(links.class_objects[self.class(n).index()]))
     }
 
+    /// Each class object with how many nodes link to it, in class order (empty without
+    /// class links).
+    pub fn class_link_counts(&self) -> Vec<(NodeId, u32)> {
+        let Some(links) = &self.class_links else {
+            return Vec::new();
+        };
+        let mut by_class = vec![0u32; self.classes.len()];
+        for v in links.linked.ones() {
+            by_class[self.class(NodeId(v as u32)).index()] += 1;
+        }
+        by_class
+            .iter()
+            .zip(&links.class_objects)
+            .filter(|&(&count, _)| count > 0)
+            .map(|(&count, &object)| (NodeId(object), count))
+            .collect()
+    }
+
     /// Whether the graph keeps class links at all (a Java heap).
     #[inline]
     pub fn has_class_links(&self) -> bool {

@@ -425,67 +425,63 @@ impl Predecessors {
         let target = |e: usize| graph.edge_target(EdgeId(e as u32)).index();
 
         let link = |u: usize| graph.class_link(NodeId(u as u32)).map(NodeId::index);
-        // Which nodes two or more retaining edges point to: a bit for the first edge, a second
-        // for the next (8 MiB at 32 M nodes, where a count a node took 121 MiB beside the DFS).
-        let links = graph.class_link_counts();
-        let mut once = BitSet::new(n);
-        let mut twice = BitSet::new(n);
-        retained_targets(graph, &links, |t, count, ahead| {
+        // In-degrees over retaining edges (a class object's links counted at once); then, for
+        // the nodes with two or more, the end of their group (a cursor that the fill below
+        // moves down to its start); NONE for the others.
+        let mut cursor = vec![0u32; n];
+        retained_targets(graph, &graph.class_link_counts(), |t, count, ahead| {
             if ahead {
-                once.prefetch(t);
-            } else if count > 1 || once.contains(t) {
-                twice.insert(t);
+                prefetch(&cursor, t);
             } else {
-                once.insert(t);
+                cursor[t] += count;
             }
         });
-        drop(once);
-        let shared = Ranked::new(twice);
-        // Their in-degrees, by rank; then the end of each group, a cursor the fill below moves
-        // down to its start.
-        let mut cursor = vec![0u32; shared.count()];
-        retained_targets(graph, &links, |t, count, ahead| {
-            if ahead {
-                shared.bits.prefetch(t);
-            } else if let Some(k) = shared.rank(t) {
-                cursor[k as usize] += count;
-            }
-        });
+        let mut shared = BitSet::new(n);
         let mut total = 0u32;
-        for c in cursor.iter_mut() {
-            total += *c;
-            *c = total;
+        for (t, c) in cursor.iter_mut().enumerate() {
+            if *c >= 2 {
+                shared.insert(t);
+                total += *c;
+                *c = total;
+            } else {
+                *c = NONE;
+            }
         }
         // Sources from the last down, each group filled from its end: groups come out in
         // source order, which is what lets the semidominator loop stop early.
         let mut preds = vec![0u32; total as usize];
-        let mut put = |t: usize, u: usize| {
-            if let Some(k) = shared.rank(t) {
-                cursor[k as usize] -= 1;
-                preds[cursor[k as usize] as usize] = u as u32;
+        let put = |cursor: &mut [u32], preds: &mut [u32], t: usize, u: usize| {
+            if cursor[t] != NONE {
+                cursor[t] -= 1;
+                preds[cursor[t] as usize] = u as u32;
             }
         };
         for u in (0..n).rev() {
             for e in (first_edge[u] as usize..first_edge[u + 1] as usize).rev() {
                 if e >= AHEAD {
-                    shared.bits.prefetch(target(e - AHEAD));
+                    prefetch(&cursor, target(e - AHEAD));
                 }
                 if retaining.contains(e) {
-                    put(target(e), u);
+                    put(&mut cursor, &mut preds, target(e), u);
                 }
             }
             // The class link is the node's first edge, so its last here.
             if let Some(t) = link(u) {
-                put(t, u);
+                put(&mut cursor, &mut preds, t, u);
             }
         }
+        let mut starts = Vec::with_capacity(shared.count_ones());
         for &start in &cursor {
-            preds[start as usize] |= GROUP_START;
+            if start != NONE {
+                preds[start as usize] |= GROUP_START;
+                starts.push(start);
+            }
         }
+        drop(cursor);
         Predecessors {
             preds,
-            shared: shared.bits,
-            starts: cursor,
+            shared,
+            starts,
         }
     }
 

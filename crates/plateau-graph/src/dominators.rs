@@ -436,52 +436,47 @@ impl Predecessors {
                 cursor[t] += count;
             }
         });
-        let mut shared = BitSet::new(n);
+        // The nodes with two or more; the end of each one's group (a cursor the fill below
+        // moves down to its start), by rank among them: the node-sized counts are gone
+        // before the lists are made, so the two never meet beside the DFS's own arrays.
+        let shared = Ranked::new(BitSet::from_fn(n, |t| cursor[t] >= 2));
+        let mut ends: Vec<u32> = Vec::with_capacity(shared.count());
         let mut total = 0u32;
-        for (t, c) in cursor.iter_mut().enumerate() {
-            if *c >= 2 {
-                shared.insert(t);
-                total += *c;
-                *c = total;
-            } else {
-                *c = NONE;
-            }
+        for &c in cursor.iter().filter(|&&c| c >= 2) {
+            total += c;
+            ends.push(total);
         }
+        drop(cursor);
         // Sources from the last down, each group filled from its end: groups come out in
         // source order, which is what lets the semidominator loop stop early.
         let mut preds = vec![0u32; total as usize];
-        let put = |cursor: &mut [u32], preds: &mut [u32], t: usize, u: usize| {
-            if cursor[t] != NONE {
-                cursor[t] -= 1;
-                preds[cursor[t] as usize] = u as u32;
+        let mut put = |t: usize, u: usize| {
+            if let Some(k) = shared.rank(t) {
+                ends[k as usize] -= 1;
+                preds[ends[k as usize] as usize] = u as u32;
             }
         };
         for u in (0..n).rev() {
             for e in (first_edge[u] as usize..first_edge[u + 1] as usize).rev() {
                 if e >= AHEAD {
-                    prefetch(&cursor, target(e - AHEAD));
+                    shared.bits.prefetch(target(e - AHEAD));
                 }
                 if retaining.contains(e) {
-                    put(&mut cursor, &mut preds, target(e), u);
+                    put(target(e), u);
                 }
             }
             // The class link is the node's first edge, so its last here.
             if let Some(t) = link(u) {
-                put(&mut cursor, &mut preds, t, u);
+                put(t, u);
             }
         }
-        let mut starts = Vec::with_capacity(shared.count_ones());
-        for &start in &cursor {
-            if start != NONE {
-                preds[start as usize] |= GROUP_START;
-                starts.push(start);
-            }
+        for &start in &ends {
+            preds[start as usize] |= GROUP_START;
         }
-        drop(cursor);
         Predecessors {
             preds,
-            shared,
-            starts,
+            shared: shared.bits,
+            starts: ends,
         }
     }
 

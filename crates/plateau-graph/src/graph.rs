@@ -716,6 +716,14 @@ impl HeapGraph {
             .collect()
     }
 
+    /// Whether `n` has a class link (without finding its target).
+    #[inline]
+    fn is_linked(&self, n: NodeId) -> bool {
+        self.class_links
+            .as_ref()
+            .is_some_and(|links| links.linked.contains(n.index()))
+    }
+
     /// Whether the graph keeps class links at all (a Java heap).
     #[inline]
     pub fn has_class_links(&self) -> bool {
@@ -728,11 +736,12 @@ impl HeapGraph {
         EdgeId((self.edge_targets_and_kinds.len() + n.index()) as u32)
     }
 
-    /// The node whose class link `e` is, when `e` is one.
+    /// The node whose class link `e` is, when `e` is one (never in a graph without links,
+    /// where an id past the stored edges stays an error).
     #[inline]
     fn link_source(&self, e: EdgeId) -> Option<NodeId> {
         let stored = self.edge_targets_and_kinds.len() as u32;
-        (e.0 >= stored).then(|| NodeId(e.0 - stored))
+        (e.0 >= stored && self.class_links.is_some()).then(|| NodeId(e.0 - stored))
     }
 
     pub fn nodes(&self) -> impl ExactSizeIterator<Item = NodeId> + Clone {
@@ -825,7 +834,7 @@ impl HeapGraph {
     pub fn edges(&self, n: NodeId) -> Edges {
         let i = n.index();
         Edges {
-            link: self.class_link(n).map(|_| self.link_edge(n)),
+            link: self.is_linked(n).then(|| self.link_edge(n)),
             stored: self.first_edge[i]..self.first_edge[i + 1],
         }
     }
@@ -833,8 +842,7 @@ impl HeapGraph {
     #[inline]
     pub fn out_degree(&self, n: NodeId) -> usize {
         let i = n.index();
-        (self.first_edge[i + 1] - self.first_edge[i]) as usize
-            + self.class_link(n).is_some() as usize
+        (self.first_edge[i + 1] - self.first_edge[i]) as usize + self.is_linked(n) as usize
     }
 
     /// The first-edge index array of the stored edges (`node count + 1` entries); a pass
@@ -886,8 +894,8 @@ impl HeapGraph {
     /// The raw name field: a string id or, for element and hidden edges, an index.
     #[inline]
     pub fn edge_name_raw(&self, e: EdgeId) -> u32 {
-        match &self.class_links {
-            Some(links) if self.link_source(e).is_some() => links.name.0,
+        match (&self.class_links, self.link_source(e)) {
+            (Some(links), Some(_)) => links.name.0,
             _ => self.edge_names.get(e.index()),
         }
     }

@@ -643,13 +643,7 @@ mod tests {
     /// across bucket boundaries.
     #[test]
     fn packed_name_columns_take_pushes() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15);
         let values: Vec<u32> = (0..5000)
             .map(|_| match next() % 10 {
                 0 => next() as u32,

@@ -897,13 +897,8 @@ mod tests {
     /// tests/it only reach graphs too small for threads).
     #[test]
     fn threads_do_not_change_the_result() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |bound: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % bound
-        };
+        let mut random = crate::xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = move |bound: u64| random() % bound;
         let mut b = GraphBuilder::new();
         let n = 20_000u64;
         let nodes: Vec<NodeId> = (0..n)

@@ -47,3 +47,14 @@ pub use histogram::{class_histogram, class_histogram_with, ClassStats};
 pub use paths::RetainerPaths;
 pub use prefetch::prefetch;
 pub use strings::StringTable;
+
+/// A small deterministic generator (xorshift64) for the unit tests' random graphs and columns.
+#[cfg(test)]
+pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}

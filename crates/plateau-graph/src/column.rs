@@ -477,6 +477,38 @@ impl CodedColumn {
         }
     }
 
+    /// The first position whose value fails `ok`, positions `exempt` says may hold anything
+    /// aside. A scan of the codes with `ok` decided once a code: where [`get`](Self::get) on
+    /// each position would look every escape up.
+    pub(crate) fn first_failing(
+        &self,
+        ok: impl Fn(u32) -> bool,
+        exempt: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        match self {
+            CodedColumn::Plain(values) => (0..values.len()).find(|&i| !ok(values[i]) && !exempt(i)),
+            CodedColumn::Coded {
+                codes,
+                dictionary,
+                escapes,
+                ..
+            } => {
+                let mut ok_code = [false; 256];
+                for (slot, &value) in ok_code.iter_mut().zip(dictionary) {
+                    *slot = ok(value);
+                }
+                let mut escaped = escapes.iter();
+                (0..codes.len()).find(|&i| {
+                    let fine = match codes[i] {
+                        ESCAPE => ok(escaped.next().expect("every escaped position is listed").1),
+                        code => ok_code[code as usize],
+                    };
+                    !fine && !exempt(i)
+                })
+            }
+        }
+    }
+
     /// Appends a value: its code when the dictionary has it, else an escape.
     pub(crate) fn push(&mut self, value: u32) {
         match self {
@@ -577,6 +609,19 @@ impl NameColumn {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The first position whose value fails `ok`, positions `exempt` says may hold anything
+    /// aside (a scan: faster than [`get`](Self::get) on each position).
+    pub fn first_failing(
+        &self,
+        ok: impl Fn(u32) -> bool,
+        exempt: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        match &self.0 {
+            Names::Unpacked(values) => (0..values.len()).find(|&i| !ok(values[i]) && !exempt(i)),
+            Names::Packed(column) => column.first_failing(ok, exempt),
+        }
     }
 
     pub fn push(&mut self, value: u32) {

@@ -120,39 +120,51 @@ impl Dominators {
                 strongly_reachable.insert(v);
             }
         }
-        // Vertices given a virtual edge from the root, by DFS number.
-        let mut from_root = BitSet::new(0);
-        if !numbering.from_root.is_empty() {
-            from_root = BitSet::new(n);
-            for v in (strongly_reached as usize..n).map(|d| numbering.order[d][0] as usize) {
-                if numbering.from_root.contains(v) {
-                    from_root.insert(numbering.pre[v] as usize);
+        let Numbering {
+            pre,
+            vertices,
+            parents,
+            from_root,
+            root_children,
+            ..
+        } = numbering;
+        // Vertices whose semidominator is the root, by DFS number: those given a virtual edge
+        // from it, and those a child of the root points to from a higher DFS number (that
+        // child's semidominator is the root, so the evaluation of that predecessor would give
+        // the root). Their predecessor groups are dropped unread: on a 2 GB Java heap the
+        // "System class" roots decide 301 class objects so, whose groups (their instances'
+        // class links) held 19.0 M of the 36.5 M entries.
+        let mut semi_is_root = BitSet::new(n);
+        for v in from_root.ones() {
+            semi_is_root.insert(pre[v] as usize);
+        }
+        drop(from_root);
+        for &u in &root_children {
+            let u = NodeId(u);
+            for e in graph.edges(u).filter(|&e| graph.retains(e)) {
+                let t = graph.edge_target(e).index();
+                if pre[t] < pre[u.index()] {
+                    semi_is_root.insert(pre[t] as usize);
                 }
             }
         }
-        let Numbering { pre, order, .. } = numbering;
-        let groups = preds.renumber(&pre, threads);
+        drop(root_children);
+        let groups = preds.renumber(&pre, &semi_is_root, threads);
         drop(pre);
-        // The DFS order and the parents are not read again until the semidominators are done
-        // (the loop finds a vertex's parent in `link` when its turn comes), and the loop is
-        // the phase's peak: both are kept coded meanwhile, the order as deltas (the DFS mostly
-        // moves between neighbouring objects), the parents as distances below their vertex
-        // (on a 2 GB Java heap 2 x 121 MiB became 35 + 34 MiB, 1.16 and 1.13 bytes a node),
-        // and their pairs' memory becomes `link`, in place, and then theirs again.
-        let (coded_vertex, coded_parent) = join(
-            threads,
-            || Varints::deltas(order.iter().map(|pair| pair[0]), n),
-            || Varints::distances(order.iter().map(|pair| pair[1]), n),
-        );
 
         // Semidominators, in decreasing DFS order. `link[v]` is `[ancestor, best]`: the
         // ancestor starts as the DFS parent (and still is for a vertex when its turn comes)
         // and is path-compressed; `best` is the least semidominator on the compressed path.
         // Keeping the two side by side, and the semidominator itself rather than the vertex
-        // that has it, makes an evaluation step touch one cache line instead of three.
-        let mut link = order;
-        for (v, pair) in (0..).zip(link.iter_mut()) {
-            *pair = [pair[1], v];
+        // that has it, makes an evaluation step touch one cache line instead of three. The
+        // DFS order and the parents stay coded until the loop is done (the loop finds a
+        // vertex's parent in `link` when its turn comes; on a 2 GB Java heap 2 x 121 MiB
+        // are 35 + 34 MiB coded, 1.16 and 1.13 bytes a node). `link` is one flat array so
+        // that its memory can hold the order and the dominators afterwards.
+        let mut flat: Vec<u32> = vec![0; 2 * n];
+        let (link, _) = flat.as_chunks_mut::<2>();
+        for ((v, pair), distance) in (0..).zip(link.iter_mut()).zip(parents.iter()) {
+            *pair = [(v as i64 - distance) as u32, v];
         }
         // Most vertices' semidominator is their DFS parent, and then the parent is also the
         // immediate dominator; only the others are remembered (which, and their
@@ -177,10 +189,10 @@ impl Dominators {
                 let mut i = groups.starts[left] as usize;
                 loop {
                     if i + AHEAD < list.len() {
-                        prefetch(&link, (list[i + AHEAD] & !GROUP_START) as usize);
+                        prefetch(link, (list[i + AHEAD] & !GROUP_START) as usize);
                     }
                     let v = list[i] & !GROUP_START;
-                    s = s.min(eval(v, w as u32 + 1, &mut link, &mut path));
+                    s = s.min(eval(v, w as u32 + 1, link, &mut path));
                     i += 1;
                     if s == 0 || i == list.len() || list[i] & GROUP_START != 0 {
                         // Nothing is lower than the root: the rest of the group cannot
@@ -192,7 +204,7 @@ impl Dominators {
                     }
                 }
             }
-            if !from_root.is_empty() && from_root.contains(w) {
+            if semi_is_root.contains(w) {
                 s = 0;
             }
             if s < parent_w {
@@ -202,72 +214,66 @@ impl Dominators {
             link[w][1] = s;
         }
         drop(groups);
-        drop(from_root);
-        // Back to `[vertex, parent]`, where the parent is the first guess at the immediate
-        // dominator.
-        let mut order = link;
+        drop(semi_is_root);
+        // The flat array now holds the DFS order (`vertex`) in its first half and the
+        // parents, the first guess at the immediate dominators (`up`), in its second.
+        let (vertex, up) = flat.split_at_mut(n);
         let mut last = 0i64;
-        for ((pair, delta), (d, distance)) in order
-            .iter_mut()
-            .zip(coded_vertex.iter())
-            .zip((0..).zip(coded_parent.iter()))
-        {
+        for (slot, delta) in vertex.iter_mut().zip(vertices.iter()) {
             last += delta;
-            *pair = [last as u32, (d - distance) as u32];
+            *slot = last as u32;
         }
-        drop(coded_vertex);
-        drop(coded_parent);
+        for ((slot, d), distance) in up.iter_mut().zip(0..).zip(parents.iter()) {
+            *slot = (d - distance) as u32;
+        }
+        drop(vertices);
+        drop(parents);
         for (w, semi) in lowered.ones().zip(lowered_semi.into_iter().rev()) {
-            let mut candidate = order[w][1];
+            let mut candidate = up[w];
             while candidate > semi {
-                candidate = order[candidate as usize][1];
+                candidate = up[candidate as usize];
             }
-            order[w][1] = candidate;
+            up[w] = candidate;
         }
         drop(lowered);
 
-        // The node-space dominator array and the retained sizes are independent given the
-        // DFS-space tree, so they are built side by side. Retained sizes go children before
-        // their dominators (reverse DFS order); four bytes a node suffice whenever the whole
-        // heap is under 4 GiB.
-        let node_idoms = || {
-            let mut idom_node = vec![root; n];
-            for d in 1..n {
-                let [v, up] = order[d];
-                idom_node[v as usize] = NodeId(order[up as usize][0]);
-            }
-            idom_node
-        };
-        let retained_sizes = || {
-            let mut retained = U64Column::filled(n, graph.total_size());
-            match &mut retained {
-                U64Column::Narrow(r) => {
-                    for (slot, size) in r.iter_mut().zip(graph.self_sizes()) {
-                        // Fits: no size exceeds the total, which fits.
-                        *slot = size as u32;
-                    }
-                    accumulate(r, &order);
+        // Node-space dominators, then, the dominators in DFS space dropped, retained sizes:
+        // children before their dominators (reverse DFS order), in four bytes a node whenever
+        // the whole heap is under 4 GiB. One after the other rather than side by side, so
+        // that three node-sized arrays are alive at once, not four (2 GB Java heap: 121 MiB
+        // less at the phase's end for about 0.1 s).
+        let mut idom_node = vec![root; n];
+        for d in 1..n {
+            idom_node[vertex[d] as usize] = NodeId(vertex[up[d] as usize]);
+        }
+        flat.truncate(n);
+        flat.shrink_to_fit();
+        let vertex = flat;
+        let mut retained = U64Column::filled(n, graph.total_size());
+        match &mut retained {
+            U64Column::Narrow(r) => {
+                for (slot, size) in r.iter_mut().zip(graph.self_sizes()) {
+                    // Fits: no size exceeds the total, which fits.
+                    *slot = size as u32;
                 }
-                U64Column::Wide(r) => {
-                    for (slot, size) in r.iter_mut().zip(graph.self_sizes()) {
-                        *slot = size;
-                    }
-                    accumulate(r, &order);
-                }
+                accumulate(r, &vertex, &idom_node);
             }
-            retained
-        };
-        let (idom_node, retained) = join(threads, node_idoms, retained_sizes);
+            U64Column::Wide(r) => {
+                for (slot, size) in r.iter_mut().zip(graph.self_sizes()) {
+                    *slot = size;
+                }
+                accumulate(r, &vertex, &idom_node);
+            }
+        }
         let dominated = options.subtree_counts.then(|| {
             let mut counts = vec![1u32; n];
-            for d in (1..n).rev() {
-                let v = order[d][0] as usize;
-                let up = idom_node[v].index();
-                counts[up] = counts[up].saturating_add(counts[v]);
+            for &v in vertex[1..].iter().rev() {
+                let up = idom_node[v as usize].index();
+                counts[up] = counts[up].saturating_add(counts[v as usize]);
             }
             counts
         });
-        drop(order);
+        drop(vertex);
 
         let mut weak_only_size = 0;
         let mut weak_only_count = 0;
@@ -480,13 +486,36 @@ impl Predecessors {
         }
     }
 
-    /// Into DFS-number space, the sources renumbered on `threads` threads.
-    fn renumber(self, pre: &[u32], threads: usize) -> DfsGroups {
+    /// Into DFS-number space, the sources renumbered on `threads` threads, without the
+    /// groups of the vertices in `semi_is_root` (by DFS number), whose semidominator is known.
+    fn renumber(self, pre: &[u32], semi_is_root: &BitSet, threads: usize) -> DfsGroups {
         let Predecessors {
             mut preds,
-            shared,
-            starts,
+            mut shared,
+            mut starts,
         } = self;
+        // The groups kept, moved down over the others, in place; the freed end of the list
+        // goes back before the loop that would have read it.
+        let mut kept = 0;
+        let mut write = 0;
+        let targets: Vec<usize> = shared.ones().collect();
+        for (k, &t) in targets.iter().enumerate() {
+            let start = starts[k] as usize;
+            let end = starts.get(k + 1).map_or(preds.len(), |&s| s as usize);
+            if semi_is_root.contains(pre[t] as usize) {
+                shared.remove(t);
+                continue;
+            }
+            preds.copy_within(start..end, write);
+            starts[kept] = write as u32;
+            kept += 1;
+            write += end - start;
+        }
+        drop(targets);
+        preds.truncate(write);
+        preds.shrink_to_fit();
+        starts.truncate(kept);
+        starts.shrink_to_fit();
         let renumber = |chunk: &mut [u32]| {
             for i in 0..chunk.len() {
                 if i + AHEAD < chunk.len() {
@@ -550,17 +579,23 @@ struct Varints {
 }
 
 impl Varints {
-    fn new(len: usize, values: impl Iterator<Item = i64>) -> Varints {
-        let mut bytes = Vec::with_capacity(len + len / 4);
-        for value in values.take(len) {
-            let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
-            while zigzag >= 0x80 {
-                bytes.push(zigzag as u8 | 0x80);
-                zigzag >>= 7;
-            }
-            bytes.push(zigzag as u8);
+    /// Room for about `len` values without growing.
+    fn with_capacity(len: usize) -> Varints {
+        Varints {
+            bytes: Vec::with_capacity(len + len / 4),
+            len: 0,
         }
-        Varints { bytes, len }
+    }
+
+    #[inline]
+    fn push(&mut self, value: i64) {
+        let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
+        while zigzag >= 0x80 {
+            self.bytes.push(zigzag as u8 | 0x80);
+            zigzag >>= 7;
+        }
+        self.bytes.push(zigzag as u8);
+        self.len += 1;
     }
 
     fn iter(&self) -> impl Iterator<Item = i64> + '_ {
@@ -578,26 +613,6 @@ impl Varints {
             }
             ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64)
         })
-    }
-
-    /// Each value less the one before: small where neighbours are close (the DFS order,
-    /// which mostly moves between neighbouring objects). Read back with a running sum.
-    fn deltas(values: impl Iterator<Item = u32>, len: usize) -> Varints {
-        let mut last = 0i64;
-        Varints::new(
-            len,
-            values.map(|v| {
-                let delta = v as i64 - last;
-                last = v as i64;
-                delta
-            }),
-        )
-    }
-
-    /// Each value's distance below its index (DFS parents: mostly the vertex just before, or
-    /// a close ancestor). Read back as the index less the distance.
-    fn distances(values: impl Iterator<Item = u32>, len: usize) -> Varints {
-        Varints::new(len, values.zip(0..).map(|(v, i)| i - v as i64))
     }
 }
 
@@ -660,12 +675,16 @@ impl Ranked {
 }
 
 /// Adds each vertex's retained size to its immediate dominator's, children before their
-/// dominators (reverse DFS order); `order` is `[vertex, immediate dominator]` by DFS number.
-fn accumulate<T: Copy + std::ops::AddAssign>(retained: &mut [T], order: &[[u32; 2]]) {
-    for d in (1..order.len()).rev() {
-        let [v, up] = order[d];
+/// dominators (reverse DFS order; `vertex` is the node of each DFS number).
+fn accumulate<T: Copy + std::ops::AddAssign>(retained: &mut [T], vertex: &[u32], idom: &[NodeId]) {
+    for (i, &v) in vertex.iter().enumerate().skip(1).rev() {
+        if i >= AHEAD {
+            let ahead = vertex[i - AHEAD] as usize;
+            prefetch(idom, ahead);
+            prefetch(retained, ahead);
+        }
         let size = retained[v as usize];
-        retained[order[up as usize][0] as usize] += size;
+        retained[idom[v as usize].index()] += size;
     }
 }
 
@@ -675,29 +694,38 @@ fn accumulate<T: Copy + std::ops::AddAssign>(retained: &mut [T], order: &[[u32; 
 struct Numbering {
     /// DFS number of each node.
     pre: Vec<u32>,
-    /// By DFS number: the node, and the DFS number of its DFS parent.
-    order: Vec<[u32; 2]>,
+    /// The node of each DFS number, coded as deltas (the DFS mostly moves between
+    /// neighbouring objects): read back with a running sum.
+    vertices: Varints,
+    /// The DFS number of each vertex's DFS parent, coded as its distance below the vertex's
+    /// own (mostly the vertex just before, or a close ancestor).
+    parents: Varints,
     /// Vertices reached from the root through retaining edges.
     strongly_reached: usize,
     /// Nodes with a virtual edge from the root; empty when every node was reached.
     from_root: BitSet,
+    /// The nodes whose DFS parent is the root, the root aside.
+    root_children: Vec<u32>,
 }
 
 impl Numbering {
     fn run(graph: &HeapGraph) -> Numbering {
         let n = graph.node_count();
         let mut pre = vec![NONE; n];
-        let mut order: Vec<[u32; 2]> = Vec::with_capacity(n);
         let mut walk = Dfs {
             first_edge: graph.first_edge(),
             graph,
             retaining: graph.retaining_edges(),
             pre: &mut pre,
-            order: &mut order,
+            numbered: 0,
+            last_vertex: 0,
+            vertices: Varints::with_capacity(n),
+            parents: Varints::with_capacity(n),
+            root_children: Vec::new(),
             stack: Vec::new(),
         };
         walk.run(graph.root().0, 0);
-        let strongly_reached = walk.order.len();
+        let strongly_reached = walk.numbered as usize;
         let mut from_root = BitSet::new(0);
         if strongly_reached < n {
             // Which unreached nodes some retaining edge points to: the others are orphans.
@@ -732,13 +760,20 @@ impl Numbering {
                 }
             }
         }
-        drop(walk);
-        debug_assert_eq!(order.len(), n);
+        debug_assert_eq!(walk.numbered as usize, n);
+        let Dfs {
+            vertices,
+            parents,
+            root_children,
+            ..
+        } = walk;
         Numbering {
             pre,
-            order,
+            vertices,
+            parents,
             strongly_reached,
             from_root,
+            root_children,
         }
     }
 }
@@ -755,13 +790,15 @@ fn user_root_reach(graph: &HeapGraph, numbering: &Numbering) -> Option<BitSet> {
     let root = graph.root();
     let pre = &numbering.pre;
     let root_number = pre[root.index()];
+    let mut children = numbering.root_children.clone();
+    children.sort_unstable();
     let first_other = graph
         .edges(root)
         .filter(|&e| graph.retains(e))
         .map(|e| graph.edge_target(e))
-        .filter(|t| !users.contains(t))
+        .filter(|t| !users.contains(t) && children.binary_search(&t.0).is_ok())
         .map(|t| pre[t.index()])
-        .find(|&d| d != NONE && d != root_number && numbering.order[d as usize][1] == root_number)
+        .find(|&d| d != NONE && d != root_number)
         .unwrap_or(numbering.strongly_reached as u32);
     if users.iter().any(|u| pre[u.index()] >= first_other) {
         return None;
@@ -781,9 +818,17 @@ struct Dfs<'a> {
     graph: &'a HeapGraph,
     retaining: &'a BitSet,
     pre: &'a mut Vec<u32>,
-    order: &'a mut Vec<[u32; 2]>,
+    numbered: u32,
+    last_vertex: i64,
+    vertices: Varints,
+    parents: Varints,
+    root_children: Vec<u32>,
     stack: Vec<(u32, u32)>,
 }
+
+/// How many edges ahead the DFS asks for a target's number and edge index: a node's next
+/// edge is most often the next one the walk follows, once the subtree below is done.
+const DFS_AHEAD: u32 = 2;
 
 impl Dfs<'_> {
     /// Numbers everything unnumbered reachable from `start`, whose DFS parent is `start_parent`.
@@ -794,7 +839,12 @@ impl Dfs<'_> {
             let end = self.first_edge[node as usize + 1];
             let mut next = None;
             while e < end {
-                let t = self.graph.edge_target(EdgeId(e)).0;
+                if e + DFS_AHEAD < end {
+                    let ahead = self.graph.stored_edge_target((e + DFS_AHEAD) as usize) as usize;
+                    prefetch(self.pre, ahead);
+                    prefetch(self.first_edge, ahead);
+                }
+                let t = self.graph.stored_edge_target(e as usize);
                 e += 1;
                 if self.pre[t as usize] == NONE && self.retaining.contains(e as usize - 1) {
                     next = Some(t);
@@ -816,9 +866,15 @@ impl Dfs<'_> {
     #[inline]
     fn enter(&mut self, mut node: u32, mut parent: u32) {
         loop {
-            let number = self.order.len() as u32;
+            let number = self.numbered;
+            self.numbered += 1;
             self.pre[node as usize] = number;
-            self.order.push([node, parent]);
+            self.vertices.push(node as i64 - self.last_vertex);
+            self.last_vertex = node as i64;
+            self.parents.push(number as i64 - parent as i64);
+            if parent == 0 && number != 0 {
+                self.root_children.push(node);
+            }
             self.stack.push((node, self.first_edge[node as usize]));
             match self.graph.class_link(NodeId(node)) {
                 Some(class) if self.pre[class.index()] == NONE => {
@@ -871,26 +927,24 @@ mod tests {
     #[test]
     fn varints_give_back_every_value() {
         use super::Varints;
-        let values = [0, 1, 2, 300, 5, u32::MAX, 0, u32::MAX - 1, 7, 7, 1 << 31];
-        let coded = Varints::deltas(values.iter().copied(), values.len());
-        let mut last = 0i64;
-        let back: Vec<u32> = coded
-            .iter()
-            .map(|d| {
-                last += d;
-                last as u32
-            })
-            .collect();
-        assert_eq!(back, values);
-        // Distances below the index: parents come before their vertex.
-        let parents = [0, 0, 1, 1, 3, 0, 5, 2, 7, u32::MAX - 5];
-        let coded = Varints::distances(parents.iter().copied(), parents.len());
-        let back: Vec<u32> = (0..)
-            .zip(coded.iter())
-            .map(|(i, d)| (i - d) as u32)
-            .collect();
-        assert_eq!(back, parents);
-        assert_eq!(Varints::deltas(std::iter::empty(), 0).iter().count(), 0);
+        let values = [
+            0,
+            1,
+            -2,
+            300,
+            -5,
+            u32::MAX as i64,
+            0,
+            -(u32::MAX as i64),
+            7,
+            1 << 40,
+        ];
+        let mut coded = Varints::with_capacity(2);
+        for &v in &values {
+            coded.push(v);
+        }
+        assert_eq!(coded.iter().collect::<Vec<_>>(), values);
+        assert_eq!(Varints::with_capacity(0).iter().count(), 0);
     }
 
     /// The threaded passes give what the single-threaded ones do (the oracle tests in

@@ -504,11 +504,13 @@ impl HeapGraph {
                     parts.node_names[i].0
                 ));
             }
-            for (i, &kind) in parts.edge_kinds.iter().enumerate() {
+            let kinds = &parts.edge_kinds;
+            if let Some(i) = parts.edge_names.first_failing(
+                |name| (name as usize) < strings,
+                |i| kinds[i].name_is_index(),
+            ) {
                 let name = parts.edge_names.get(i);
-                if !kind.name_is_index() && name as usize >= strings {
-                    return err(format!("edge {i} names string {name} of {strings}"));
-                }
+                return err(format!("edge {i} names string {name} of {strings}"));
             }
             let classes = parts.classes.len();
             if let Some(i) = parts.node_classes.iter().position(|c| c.index() >= classes) {
@@ -863,6 +865,12 @@ impl HeapGraph {
             Some(&packed) => EdgeKind::ALL[(packed >> TARGET_BITS) as usize],
             None => EdgeKind::Internal,
         }
+    }
+
+    /// The target of stored edge `e`, without the class-link case.
+    #[inline]
+    pub(crate) fn stored_edge_target(&self, e: usize) -> u32 {
+        self.edge_targets_and_kinds[e] & TARGET_MASK
     }
 
     #[inline]

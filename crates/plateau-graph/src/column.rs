@@ -337,6 +337,104 @@ impl SizeColumn {
     }
 }
 
+/// Where each node's stored edges start (`node count + 1` non-decreasing values), in about 2
+/// bytes a node instead of 4: a 4-byte base every [`EDGE_BLOCK`] nodes and each node's
+/// 2-byte offset from its block's base; the rare offsets past 16 bits (nodes after a huge
+/// array in their block) are kept beside. 121 -> 65 MiB on a 2 GB Java heap, under every
+/// phase that follows the parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EdgeStarts {
+    bases: Vec<u32>,
+    offsets: Vec<u16>,
+    /// `(node, start)` of each node whose offset is [`FAR`], by node.
+    far: Vec<(u32, u32)>,
+}
+
+const EDGE_BLOCK_BITS: u32 = 5;
+/// Nodes a base covers.
+const EDGE_BLOCK: usize = 1 << EDGE_BLOCK_BITS;
+/// The offset of a node whose start is kept in [`EdgeStarts::far`].
+const FAR: u16 = u16::MAX;
+
+impl EdgeStarts {
+    pub fn pack(starts: &[u32]) -> EdgeStarts {
+        let mut bases = Vec::with_capacity(starts.len().div_ceil(EDGE_BLOCK));
+        let mut offsets = Vec::with_capacity(starts.len());
+        let mut far = Vec::new();
+        for (i, &start) in starts.iter().enumerate() {
+            if i % EDGE_BLOCK == 0 {
+                bases.push(start);
+            }
+            // Non-decreasing within a block, so never below its base.
+            match u16::try_from(start - bases[i >> EDGE_BLOCK_BITS]) {
+                Ok(offset) if offset != FAR => offsets.push(offset),
+                _ => {
+                    offsets.push(FAR);
+                    far.push((i as u32, start));
+                }
+            }
+        }
+        EdgeStarts {
+            bases,
+            offsets,
+            far,
+        }
+    }
+
+    /// The first edge of node `i` (`i` up to the node count, whose value is the edge count).
+    #[inline]
+    pub fn get(&self, i: usize) -> u32 {
+        match self.offsets[i] {
+            FAR => self.far_start(i),
+            offset => self.bases[i >> EDGE_BLOCK_BITS] + offset as u32,
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn far_start(&self, i: usize) -> u32 {
+        let at = self
+            .far
+            .binary_search_by_key(&(i as u32), |f| f.0)
+            .expect("every far offset is listed");
+        self.far[at].1
+    }
+
+    /// Node count + 1.
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// How many values are at most `e`: one past the node whose edges hold edge `e`.
+    pub fn count_at_most(&self, e: u32) -> usize {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if self.get(mid) <= e {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        low
+    }
+
+    /// Asks the CPU to bring node `i`'s offset into cache (the bases are 16 times fewer, and
+    /// mostly cached already).
+    #[inline]
+    pub fn prefetch(&self, i: usize) {
+        crate::prefetch(&self.offsets, i);
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.bases.capacity() * 4 + self.offsets.capacity() * 2 + self.far.capacity() * 8
+    }
+}
+
 /// Small integers (edge names: string ids and element indices; node names) in one byte
 /// each: a dictionary of the 255 commonest values, sampled, and the others kept beside by
 /// position. A Java heap has a few hundred field and class names and mostly short arrays,
@@ -681,8 +779,39 @@ impl FromIterator<u64> for U64Column {
 #[cfg(test)]
 mod tests {
     use super::{
-        CodedColumn, DeltaColumn, IdColumn, NameColumn, SizeColumn, U64Column, DELTA_BLOCK,
+        CodedColumn, DeltaColumn, EdgeStarts, IdColumn, NameColumn, SizeColumn, U64Column,
+        DELTA_BLOCK,
     };
+
+    #[test]
+    fn edge_starts_give_back_every_start() {
+        // Small steps, a huge array (far offsets after it in its block and the next), empty
+        // nodes, a block boundary right after a jump, and an offset of exactly u16::MAX.
+        let mut starts = vec![0u32];
+        let mut next = crate::xorshift(7);
+        for i in 0..5_000u32 {
+            let step = match i {
+                40 => 200_000,
+                95 => 65_535,
+                127 => 70_000,
+                _ => (next() % 4) as u32,
+            };
+            starts.push(starts.last().unwrap() + step);
+        }
+        let packed = EdgeStarts::pack(&starts);
+        assert_eq!(packed.len(), starts.len());
+        for (i, &s) in starts.iter().enumerate() {
+            assert_eq!(packed.get(i), s, "node {i}");
+        }
+        for e in [0, 1, 7, 199_999, 200_000, 200_001, *starts.last().unwrap()] {
+            assert_eq!(
+                packed.count_at_most(e),
+                starts.partition_point(|&f| f <= e),
+                "edge {e}"
+            );
+        }
+        assert!(packed.heap_bytes() < starts.len() * 3);
+    }
 
     /// Values pushed onto a packed column read back like the ones packed, escapes included,
     /// across bucket boundaries.

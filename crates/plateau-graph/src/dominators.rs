@@ -11,7 +11,7 @@
 //! that (cycles held only by each other). Formally the tree is the dominator tree of the graph
 //! of retaining edges plus a virtual edge root -> v for each such node v.
 
-use crate::{prefetch, BitSet, EdgeId, HeapGraph, NodeId, U64Column};
+use crate::{prefetch, BitSet, EdgeId, EdgeStarts, HeapGraph, NodeId, U64Column};
 
 const NONE: u32 = u32::MAX;
 
@@ -463,7 +463,7 @@ impl Predecessors {
             }
         };
         for u in (0..n).rev() {
-            for e in (first_edge[u] as usize..first_edge[u + 1] as usize).rev() {
+            for e in (first_edge.get(u) as usize..first_edge.get(u + 1) as usize).rev() {
                 if e >= AHEAD {
                     shared.bits.prefetch(target(e - AHEAD));
                 }
@@ -814,7 +814,7 @@ fn user_root_reach(graph: &HeapGraph, numbering: &Numbering) -> Option<BitSet> {
 
 /// Iterative depth-first numbering over retaining edges.
 struct Dfs<'a> {
-    first_edge: &'a [u32],
+    first_edge: &'a EdgeStarts,
     graph: &'a HeapGraph,
     retaining: &'a BitSet,
     pre: &'a mut Vec<u32>,
@@ -836,13 +836,13 @@ impl Dfs<'_> {
         self.enter(start, start_parent);
         while let Some(top) = self.stack.last_mut() {
             let (node, mut e) = *top;
-            let end = self.first_edge[node as usize + 1];
+            let end = self.first_edge.get(node as usize + 1);
             let mut next = None;
             while e < end {
                 if e + DFS_AHEAD < end {
                     let ahead = self.graph.stored_edge_target((e + DFS_AHEAD) as usize) as usize;
                     prefetch(self.pre, ahead);
-                    prefetch(self.first_edge, ahead);
+                    self.first_edge.prefetch(ahead);
                 }
                 let t = self.graph.stored_edge_target(e as usize);
                 e += 1;
@@ -875,7 +875,7 @@ impl Dfs<'_> {
             if parent == 0 && number != 0 {
                 self.root_children.push(node);
             }
-            self.stack.push((node, self.first_edge[node as usize]));
+            self.stack.push((node, self.first_edge.get(node as usize)));
             match self.graph.class_link(NodeId(node)) {
                 Some(class) if self.pre[class.index()] == NONE => {
                     node = class.0;

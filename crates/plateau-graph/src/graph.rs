@@ -1,6 +1,7 @@
 use std::fmt;
 
 use crate::column::{CodedColumn, IdColumn, SizeColumn};
+use crate::EdgeStarts;
 use crate::{BitSet, NameColumn, StringTable, U64Column};
 
 /// A node (object) of a heap graph: its position in the graph's arrays.
@@ -350,7 +351,7 @@ pub struct HeapGraph {
     total_size: u64,
     node_classes: CodedColumn,
     classes: Vec<ClassInfo>,
-    first_edge: Vec<u32>,
+    first_edge: EdgeStarts,
     edge_names: CodedColumn,
     /// Target node in the low [`TARGET_BITS`] bits, [`EdgeKind`] above: one byte a reference
     /// less, which is 42 MB on a 1 GB snapshot.
@@ -659,7 +660,8 @@ impl HeapGraph {
             self_sizes,
             node_classes,
             classes: parts.classes,
-            first_edge: parts.first_edge,
+            // Packed last, when the columns above have given their memory back.
+            first_edge: EdgeStarts::pack(&parts.first_edge),
             edge_names,
             edge_targets_and_kinds: packed,
             retaining,
@@ -837,19 +839,19 @@ impl HeapGraph {
         let i = n.index();
         Edges {
             link: self.is_linked(n).then(|| self.link_edge(n)),
-            stored: self.first_edge[i]..self.first_edge[i + 1],
+            stored: self.first_edge.get(i)..self.first_edge.get(i + 1),
         }
     }
 
     #[inline]
     pub fn out_degree(&self, n: NodeId) -> usize {
         let i = n.index();
-        (self.first_edge[i + 1] - self.first_edge[i]) as usize + self.is_linked(n) as usize
+        (self.first_edge.get(i + 1) - self.first_edge.get(i)) as usize + self.is_linked(n) as usize
     }
 
-    /// The first-edge index array of the stored edges (`node count + 1` entries); a pass
-    /// over it alone misses the class links (see [`class_link`](Self::class_link)).
-    pub fn first_edge(&self) -> &[u32] {
+    /// Where each node's stored edges start (`node count + 1` entries); a pass over them
+    /// alone misses the class links (see [`class_link`](Self::class_link)).
+    pub fn first_edge(&self) -> &EdgeStarts {
         &self.first_edge
     }
 
@@ -895,7 +897,7 @@ impl HeapGraph {
         if let Some(source) = self.link_source(e) {
             return source;
         }
-        let after = self.first_edge.partition_point(|&f| f <= e.0);
+        let after = self.first_edge.count_at_most(e.0);
         NodeId((after - 1) as u32)
     }
 
@@ -942,7 +944,7 @@ impl HeapGraph {
             + self.node_ids.heap_bytes()
             + self.self_sizes.heap_bytes()
             + self.node_classes.heap_bytes()
-            + self.first_edge.capacity() * 4
+            + self.first_edge.heap_bytes()
             + self.edge_names.heap_bytes()
             + self.edge_targets_and_kinds.capacity() * 4
             + self.retaining.heap_bytes()

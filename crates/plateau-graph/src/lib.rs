@@ -36,7 +36,7 @@ mod strings;
 
 pub use bitset::BitSet;
 pub use builder::GraphBuilder;
-pub use column::{NameColumn, U64Column};
+pub use column::{EdgeStarts, NameColumn, U64Column};
 pub use dominators::{DominatorOptions, DominatorTree, Dominators};
 pub use graph::{
     default_retaining_edges, ClassId, ClassInfo, ClassLinks, CollectionShape, EdgeId, EdgeKind,

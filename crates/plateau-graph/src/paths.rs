@@ -184,10 +184,10 @@ impl Search<'_> {
                 break;
             };
             if let Some(far) = self.queue.get(AHEAD) {
-                prefetch(first_edge, far.index());
+                first_edge.prefetch(far.index());
             }
             if let Some(&half) = self.queue.get(AHEAD / 2) {
-                let start = first_edge[half.index()] as usize;
+                let start = first_edge.get(half.index()) as usize;
                 graph.prefetch_edge(start);
             }
             if let Some(&next) = self.queue.get(AHEAD / 6) {

@@ -44,25 +44,50 @@ fn string_bytes(graph: &HeapGraph, node: NodeId) -> u64 {
 pub fn duplicate_strings(graph: &HeapGraph, top: usize) -> (Vec<DuplicateString>, u64) {
     let is_string =
         |node: NodeId| graph.kind(node) == NodeKind::String && graph.self_size(node) > 0;
-    let mut copies = vec![0u8; graph.strings().len()];
+    // Copies of each name, then, in place, the group of each name seen twice or more: its
+    // first copy, that copy's size, and how many copies have that size; copies of another
+    // size (rare) are grouped by name and size beside. A hash map of every group took
+    // 110 MiB at the peak of a 2 GB Java heap's summary.
+    let mut slots = vec![0u32; graph.strings().len()];
     for node in graph.nodes().filter(|&n| is_string(n)) {
-        let c = &mut copies[graph.name_id(node).0 as usize];
+        let c = &mut slots[graph.name_id(node).0 as usize];
         *c = c.saturating_add(1);
     }
-    let mut groups: HashMap<(u32, u64), (u64, NodeId)> = HashMap::new();
-    for node in graph.nodes().filter(|&n| is_string(n)) {
-        let name = graph.name_id(node).0;
-        if copies[name as usize] >= 2 {
-            groups
-                .entry((name, string_bytes(graph, node)))
-                .or_insert((0, node))
-                .0 += 1;
+    const SINGLE: u32 = u32::MAX;
+    let mut groups: Vec<(NodeId, u64, u64)> = Vec::new();
+    for slot in &mut slots {
+        if *slot >= 2 {
+            *slot = groups.len() as u32;
+            groups.push((NodeId(SINGLE), 0, 0));
+        } else {
+            *slot = SINGLE;
         }
     }
-    drop(copies);
+    let mut others: HashMap<(u32, u64), (u64, NodeId)> = HashMap::new();
+    for node in graph.nodes().filter(|&n| is_string(n)) {
+        let name = graph.name_id(node).0;
+        let slot = slots[name as usize];
+        if slot == SINGLE {
+            continue;
+        }
+        let size = string_bytes(graph, node);
+        let group = &mut groups[slot as usize];
+        if group.0 .0 == SINGLE {
+            *group = (node, 1, size);
+        } else if group.2 == size {
+            group.1 += 1;
+        } else {
+            others.entry((name, size)).or_insert((0, node)).0 += 1;
+        }
+    }
+    drop(slots);
+    let groups = groups
+        .into_iter()
+        .map(|(node, copies, size)| (size, (copies, node)))
+        .chain(others.into_iter().map(|((_, size), group)| (size, group)));
     let mut wasted_total = 0;
     let mut largest = TopK::new(top);
-    for ((_, size), (copies, node)) in groups {
+    for (size, (copies, node)) in groups {
         if copies >= 2 {
             let wasted = size * (copies - 1);
             wasted_total += wasted;

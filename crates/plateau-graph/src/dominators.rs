@@ -11,6 +11,7 @@
 //! that (cycles held only by each other). Formally the tree is the dominator tree of the graph
 //! of retaining edges plus a virtual edge root -> v for each such node v.
 
+use crate::column::ShortSizes;
 use crate::{prefetch, BitSet, EdgeId, EdgeStarts, HeapGraph, NodeId, U64Column};
 
 const NONE: u32 = u32::MAX;
@@ -22,7 +23,7 @@ const AHEAD: usize = 16;
 #[derive(Clone, Debug)]
 pub struct Dominators {
     idom: Vec<NodeId>,
-    retained: U64Column,
+    retained: ShortSizes,
     /// Objects in each node's dominator subtree, when asked for.
     dominated: Option<Vec<u32>>,
     strongly_reachable: BitSet,
@@ -274,6 +275,8 @@ impl Dominators {
             counts
         });
         drop(vertex);
+        // Kept in 2 bytes a node (see `ShortSizes`), once the 4-byte sums are done.
+        let retained = ShortSizes::pack(retained.iter());
 
         let mut weak_only_size = 0;
         let mut weak_only_count = 0;
@@ -336,21 +339,29 @@ impl Dominators {
             let d = self.idom[v].index();
             (d != v).then(|| parents.rank(d).expect("a dominator is marked") as usize)
         };
-        let mut first_child = vec![0u32; parents.count() + 1];
+        // Counts, then each group's end, then (filled from its end, nodes from the last down)
+        // its start: the children come out in node order without a second cursor array.
+        let count = parents.count();
+        let mut first_child = vec![0u32; count + 1];
         for v in 0..n {
             if let Some(k) = rank_of_idom(v) {
-                first_child[k + 1] += 1;
+                first_child[k] += 1;
             }
         }
-        for k in 0..parents.count() {
-            first_child[k + 1] += first_child[k];
+        for k in 1..count {
+            first_child[k] += first_child[k - 1];
         }
-        let mut fill = first_child.clone();
-        let mut children = vec![NodeId(0); first_child[parents.count()] as usize];
-        for v in 0..n {
+        let total = if count == 0 {
+            0
+        } else {
+            first_child[count - 1]
+        };
+        first_child[count] = total;
+        let mut children = vec![NodeId(0); total as usize];
+        for v in (0..n).rev() {
             if let Some(k) = rank_of_idom(v) {
-                children[fill[k] as usize] = NodeId(v as u32);
-                fill[k] += 1;
+                first_child[k] -= 1;
+                children[first_child[k] as usize] = NodeId(v as u32);
             }
         }
         DominatorTree {

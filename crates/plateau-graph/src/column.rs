@@ -682,6 +682,89 @@ impl CodedColumn {
         }
     }
 
+    /// The column with the values at `dropped` positions left out and each `(position,
+    /// value)` of `inserted` put in before the value at that position (or at the end), both
+    /// sorted by position, inserts in their order. Copies runs of codes between the edits, so
+    /// a few edits among millions of values cost about a copy of the codes.
+    pub(crate) fn edited(self, dropped: &[u32], inserted: &[(u32, u32)]) -> CodedColumn {
+        let CodedColumn::Coded {
+            codes,
+            dictionary,
+            escapes,
+            ..
+        } = self
+        else {
+            let CodedColumn::Plain(values) = self else {
+                unreachable!()
+            };
+            return CodedColumn::Plain(edit_runs(&values, dropped, inserted));
+        };
+        let len = codes.len() - dropped.len() + inserted.len();
+        let mut out_codes: Vec<u8> = Vec::with_capacity(len);
+        let mut out_escapes: Vec<(u32, u32)> = Vec::with_capacity(escapes.len() + inserted.len());
+        let mut pending = escapes.iter().peekable();
+        let code_of = |v: u32| dictionary.binary_search(&v).map_or(ESCAPE, |c| c as u8);
+        // Copies old positions `from..to`, moving their escapes along (or, with `keep`
+        // false, passes over them).
+        let mut copy = |from: usize,
+                        to: usize,
+                        keep: bool,
+                        out_codes: &mut Vec<u8>,
+                        out_escapes: &mut Vec<(u32, u32)>| {
+            let shift = out_codes.len() as i64 - from as i64;
+            if keep {
+                out_codes.extend_from_slice(&codes[from..to]);
+            }
+            while let Some(&&(at, value)) = pending.peek() {
+                if at as usize >= to {
+                    break;
+                }
+                pending.next();
+                if keep && at as usize >= from {
+                    out_escapes.push(((at as i64 + shift) as u32, value));
+                }
+            }
+        };
+        let (mut at, mut d, mut i) = (0usize, 0usize, 0usize);
+        loop {
+            let next_drop = dropped.get(d).map_or(usize::MAX, |&p| p as usize);
+            let next_insert = inserted.get(i).map_or(usize::MAX, |&(p, _)| p as usize);
+            let next = next_drop.min(next_insert).min(codes.len());
+            copy(at, next, true, &mut out_codes, &mut out_escapes);
+            at = next;
+            if next_insert == at {
+                let value = inserted[i].1;
+                let code = code_of(value);
+                if code == ESCAPE {
+                    out_escapes.push((out_codes.len() as u32, value));
+                }
+                out_codes.push(code);
+                i += 1;
+            } else if next_drop == at && at < codes.len() {
+                copy(at, at + 1, false, &mut out_codes, &mut out_escapes);
+                at += 1;
+                d += 1;
+            } else {
+                break;
+            }
+        }
+        out_escapes.sort_unstable_by_key(|e| e.0);
+        let mut buckets = Vec::with_capacity((out_codes.len() >> BUCKET_BITS) + 2);
+        let mut e = 0usize;
+        for b in 0..(out_codes.len() >> BUCKET_BITS) + 2 {
+            while e < out_escapes.len() && (out_escapes[e].0 as usize) < b << BUCKET_BITS {
+                e += 1;
+            }
+            buckets.push(e as u32);
+        }
+        CodedColumn::Coded {
+            codes: out_codes,
+            dictionary,
+            escapes: out_escapes,
+            buckets,
+        }
+    }
+
     /// Appends a value: its code when the dictionary has it, else an escape.
     pub(crate) fn push(&mut self, value: u32) {
         match self {
@@ -797,6 +880,17 @@ impl NameColumn {
         }
     }
 
+    /// The column with the values at `dropped` positions left out and each `(position,
+    /// value)` of `inserted` put in before the value at that position (or at the end), both
+    /// sorted by position, inserts in their order: a reader's edits to its edge list, made
+    /// on names already packed.
+    pub fn edited(self, dropped: &[u32], inserted: &[(u32, u32)]) -> NameColumn {
+        NameColumn(match self.0 {
+            Names::Unpacked(values) => Names::Unpacked(edit_runs(&values, dropped, inserted)),
+            Names::Packed(column) => Names::Packed(column.edited(dropped, inserted)),
+        })
+    }
+
     pub fn push(&mut self, value: u32) {
         match &mut self.0 {
             Names::Unpacked(values) => values.push(value),
@@ -831,6 +925,23 @@ impl NameColumn {
     }
 }
 
+/// [`NameColumn::edited`] on plain values.
+fn edit_runs(values: &[u32], dropped: &[u32], inserted: &[(u32, u32)]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(values.len() - dropped.len() + inserted.len());
+    let mut ins = inserted.iter().peekable();
+    let mut drops = dropped.iter().peekable();
+    for (p, &value) in values.iter().enumerate() {
+        while let Some(&(_, v)) = ins.next_if(|&&(at, _)| at as usize == p) {
+            out.push(v);
+        }
+        if drops.next_if(|&&at| at as usize == p).is_none() {
+            out.push(value);
+        }
+    }
+    out.extend(ins.map(|&(_, v)| v));
+    out
+}
+
 impl From<Vec<u64>> for U64Column {
     fn from(values: Vec<u64>) -> Self {
         let mut column = U64Column::with_capacity(values.len());
@@ -857,6 +968,50 @@ mod tests {
         CodedColumn, DeltaColumn, EdgeStarts, IdColumn, NameColumn, ShortSizes, SizeColumn,
         U64Column, DELTA_BLOCK,
     };
+
+    #[test]
+    fn edited_names_equal_edits_on_plain_values() {
+        let mut next = crate::xorshift(11);
+        // Mostly dictionary values, some escapes, some large (element indices).
+        let values: Vec<u32> = (0..20_000)
+            .map(|_| match next() % 10 {
+                0 => 100_000 + (next() % 50_000) as u32,
+                _ => (next() % 40) as u32,
+            })
+            .collect();
+        let dropped: Vec<u32> = vec![0, 1, 2, 500, 501, 9_999, 19_999];
+        let inserted: Vec<(u32, u32)> = vec![
+            (0, 7),
+            (0, 123_456),
+            (3, 8),
+            (501, 9),
+            (501, 777_777),
+            (12_000, 5),
+            (20_000, 6),
+            (20_000, 654_321),
+        ];
+        let expected = super::edit_runs(&values, &dropped, &inserted);
+        assert_eq!(
+            expected.len(),
+            values.len() - dropped.len() + inserted.len()
+        );
+        assert_eq!(&expected[..4], &[7, 123_456, 8, values[3]]);
+        let packed = NameColumn::from(values.clone()).pack();
+        assert!(matches!(
+            packed.0,
+            super::Names::Packed(CodedColumn::Coded { .. })
+        ));
+        let edited = packed.edited(&dropped, &inserted);
+        assert_eq!(edited.len(), expected.len());
+        for (i, &v) in expected.iter().enumerate() {
+            assert_eq!(edited.get(i), v, "position {i}");
+        }
+        let plain = NameColumn::from(values).edited(&dropped, &inserted);
+        assert_eq!(
+            (0..plain.len()).map(|i| plain.get(i)).collect::<Vec<_>>(),
+            expected
+        );
+    }
 
     #[test]
     fn short_sizes_give_back_every_size() {

@@ -110,31 +110,6 @@ pub(crate) fn build(
     let header = pointer + refsize;
 
     c.short.seal();
-    let (index, duplicate_ids) = IdIndex::build(&c.nodes.ids);
-    if duplicate_ids > 0 {
-        warnings.push(format!(
-            "{duplicate_ids} objects repeat an id already seen: references go to the first"
-        ));
-    }
-
-    let mut late: Vec<Late> = Vec::new();
-    decode_deferred(&mut c, &mut late, warnings);
-    c.utf16.sort_unstable();
-    let threads = thread_roots(&mut c, &index, &mut late);
-    hold_classes(&mut c, &index, &mut late);
-    let (edge_targets, dangling) = resolve(&mut c, &index, late);
-    let linked = options.class_edges.then(|| class_links(&c));
-    let root_nodes: Vec<Option<u32>> = c
-        .roots
-        .iter()
-        .map(|r| index.get(&c.nodes.ids, encode_id(r.obj, id)))
-        .collect();
-    drop(index);
-    if dangling > 0 {
-        warnings.push(format!(
-            "{dangling} references point to ids the dump holds no object for: dropped"
-        ));
-    }
 
     // Strings: class names, then edge names.
     let mut strings = StringTable::new();
@@ -164,18 +139,18 @@ pub(crate) fn build(
         };
         class_names.push(intern(&mut strings, name));
     }
-    let key_names: Vec<StrId> = c
+    let key_text = |c: &Collected, key: &NameKey| match key {
+        NameKey::Field(sym) => symbol_text(c, *sym),
+        NameKey::Static(sym) => format!("static {}", symbol_text(c, *sym)),
+        NameKey::Text(text) => text.to_string(),
+    };
+    // The keys so far; those of the late edges (deferred instances, stack roots) are
+    // interned once they exist, right after these, so every string keeps its id.
+    let mut key_names: Vec<StrId> = c
         .keys
         .list
         .iter()
-        .map(|key| {
-            let text = match key {
-                NameKey::Field(sym) => symbol_text(&c, *sym),
-                NameKey::Static(sym) => format!("static {}", symbol_text(&c, *sym)),
-                NameKey::Text(text) => text.to_string(),
-            };
-            intern(&mut strings, text)
-        })
+        .map(|key| intern(&mut strings, key_text(&c, key)))
         .collect();
     // Name keys to strings, in place, a half on each core.
     let rename = |names: &mut [u32], kinds: &[EdgeKind]| {
@@ -197,9 +172,53 @@ pub(crate) fn build(
             rename(second, &kinds[half..]);
         });
     }
-    // Final now: packed at once, one byte a name instead of four from here on (-111 MiB at
-    // 2 GB under the peaks still to come: String naming, shallow sizes, node names).
+    // Packed at once, one byte a name instead of four from here on, before the id index is
+    // built beside the other columns (-110 MiB at 2 GB under the parse's peak and all that
+    // follows); the late edges' names go in with the edits of the edge list, below.
     let edge_names = NameColumn::from(std::mem::take(&mut c.edges.names)).pack();
+
+    let (index, duplicate_ids) = IdIndex::build(&c.nodes.ids);
+    if duplicate_ids > 0 {
+        warnings.push(format!(
+            "{duplicate_ids} objects repeat an id already seen: references go to the first"
+        ));
+    }
+
+    let mut late: Vec<Late> = Vec::new();
+    decode_deferred(&mut c, &mut late, warnings);
+    c.utf16.sort_unstable();
+    let threads = thread_roots(&mut c, &index, &mut late);
+    hold_classes(&mut c, &index, &mut late);
+    let (edge_targets, dangling, edits) = resolve(&mut c, &index, late);
+    let linked = options.class_edges.then(|| class_links(&c));
+    let root_nodes: Vec<Option<u32>> = c
+        .roots
+        .iter()
+        .map(|r| index.get(&c.nodes.ids, encode_id(r.obj, id)))
+        .collect();
+    drop(index);
+    if dangling > 0 {
+        warnings.push(format!(
+            "{dangling} references point to ids the dump holds no object for: dropped"
+        ));
+    }
+    for key in &c.keys.list[key_names.len()..] {
+        key_names.push(intern(&mut strings, key_text(&c, key)));
+    }
+    let inserted: Vec<(u32, u32)> = edits
+        .inserted
+        .iter()
+        .map(|&(at, kind, name)| {
+            let name = if kind.name_is_index() {
+                name
+            } else {
+                key_names.get(name as usize).map_or(0, |s| s.0)
+            };
+            (at, name)
+        })
+        .collect();
+    let edge_names = edge_names.edited(&edits.dropped, &inserted);
+    drop(edits);
 
     // Classes of the graph: one per class of the dump, then java.lang.Class if the dump
     // lacks it, then the class of the synthetic root nodes.
@@ -697,7 +716,18 @@ fn frame_text(c: &Collected, frame_id: u64) -> Option<String> {
 /// Turns raw target ids into nodes, in place, dropping references to ids no object has,
 /// and inserts the late edges after their source's own. The lookups (a third of the build)
 /// run on two threads; the compaction and the insertion are one sequential pass.
-fn resolve(c: &mut Collected, index: &IdIndex, mut late: Vec<Late>) -> (Vec<NodeId>, u64) {
+/// What [`resolve`] did to the edge list, for the name column packed before it: the old
+/// positions dropped, and the late edges inserted (old position, kind, name key), by position.
+struct EdgeEdits {
+    dropped: Vec<u32>,
+    inserted: Vec<(u32, EdgeKind, u32)>,
+}
+
+fn resolve(
+    c: &mut Collected,
+    index: &IdIndex,
+    mut late: Vec<Late>,
+) -> (Vec<NodeId>, u64, EdgeEdits) {
     let ids = &c.nodes.ids;
     // Targets and the id column are both encoded: compared as they are.
     let lookup = |raw: u64| index.get(ids, raw).unwrap_or(MISSING);
@@ -759,18 +789,17 @@ fn resolve(c: &mut Collected, index: &IdIndex, mut late: Vec<Late>) -> (Vec<Node
         .iter()
         .map(|l| (l.src, l.kind, l.name, lookup(l.target)))
         .collect();
-    let (targets, kinds, names, dangling) = compact_edges(
+    let edits = edge_edits(&c.nodes.first_edge, &out, &late);
+    let (targets, kinds, dangling) = compact_edges(
         &mut c.nodes.first_edge,
         out,
         std::mem::take(&mut c.edges.kinds),
-        std::mem::take(&mut c.edges.names),
         &late,
     );
     c.edges.kinds = kinds;
-    c.edges.names = names;
     // Same size and alignment: collected in place.
     let targets: Vec<NodeId> = targets.into_iter().map(NodeId).collect();
-    (targets, dangling)
+    (targets, dangling, edits)
 }
 
 /// The nodes with a `<class>` link: every instance and object array whose class has an object
@@ -792,6 +821,25 @@ fn class_links(c: &Collected) -> BitSet {
     linked
 }
 
+/// The edits [`compact_edges`] makes, in old positions: the edges whose target is
+/// [`MISSING`] go, each late edge goes in after its source's own edges.
+fn edge_edits(
+    first_edge: &[u32],
+    targets: &[u32],
+    late: &[(u32, EdgeKind, u32, u32)],
+) -> EdgeEdits {
+    EdgeEdits {
+        dropped: (0..targets.len() as u32)
+            .filter(|&e| targets[e as usize] == MISSING)
+            .collect(),
+        inserted: late
+            .iter()
+            .filter(|l| l.3 != MISSING)
+            .map(|&(src, kind, name, _)| (first_edge[src as usize + 1], kind, name))
+            .collect(),
+    }
+}
+
 /// A target no object has: the edge is dropped.
 const MISSING: u32 = u32::MAX;
 
@@ -804,9 +852,8 @@ fn compact_edges(
     first_edge: &mut [u32],
     mut targets: Vec<u32>,
     mut kinds: Vec<EdgeKind>,
-    mut names: Vec<u32>,
     late: &[(u32, EdgeKind, u32, u32)],
-) -> (Vec<u32>, Vec<EdgeKind>, Vec<u32>, u64) {
+) -> (Vec<u32>, Vec<EdgeKind>, u64) {
     let mut dangling = 0u64;
     let dropped: Vec<usize> = (0..targets.len())
         .filter(|&e| targets[e] == MISSING)
@@ -818,12 +865,10 @@ fn compact_edges(
             let run = at + 1..dropped.get(k + 1).copied().unwrap_or(targets.len());
             targets.copy_within(run.clone(), write);
             kinds.copy_within(run.clone(), write);
-            names.copy_within(run.clone(), write);
             write += run.len();
         }
         targets.truncate(write);
         kinds.truncate(write);
-        names.truncate(write);
         // Each node's edges start earlier by the drops before them.
         let mut before = 0;
         for f in first_edge.iter_mut() {
@@ -847,7 +892,6 @@ fn compact_edges(
         let total = old + late.len();
         targets.resize(total, MISSING);
         kinds.resize(total, EdgeKind::Internal);
-        names.resize(total, 0);
         // From the last source back: the edges after a source's own move up by the late
         // edges of it and the sources before it, which go in just below them.
         let (mut end, mut write_end, mut group_end) = (old, total, late.len());
@@ -858,15 +902,13 @@ fn compact_edges(
             let moved = insert_at..end;
             let dest = write_end - moved.len();
             targets.copy_within(moved.clone(), dest);
-            kinds.copy_within(moved.clone(), dest);
-            names.copy_within(moved, dest);
+            kinds.copy_within(moved, dest);
             write_end = dest - (group_end - group_start);
-            for (slot, &(_, kind, name, target)) in
+            for (slot, &(_, kind, _, target)) in
                 (write_end..dest).zip(&late[group_start..group_end])
             {
                 targets[slot] = target;
                 kinds[slot] = kind;
-                names[slot] = name;
             }
             end = insert_at;
             group_end = group_start;
@@ -881,7 +923,7 @@ fn compact_edges(
             *f += before as u32;
         }
     }
-    (targets, kinds, names, dangling)
+    (targets, kinds, dangling)
 }
 
 /// MAT's unaligned instance size S(C) of every class: the header for a root class, then
@@ -1277,6 +1319,24 @@ mod tests {
         (f, t, k, nm, dangling)
     }
 
+    /// `compact_edges` on targets and kinds, the same edits on the names packed.
+    fn compact_all(
+        first_edge: &mut [u32],
+        targets: Vec<u32>,
+        kinds: Vec<EdgeKind>,
+        names: Vec<u32>,
+        late: &[(u32, EdgeKind, u32, u32)],
+    ) -> (Vec<u32>, Vec<EdgeKind>, Vec<u32>, u64) {
+        let edits = edge_edits(first_edge, &targets, late);
+        let inserted: Vec<(u32, u32)> = edits.inserted.iter().map(|&(at, _, n)| (at, n)).collect();
+        let names = NameColumn::from(names)
+            .pack()
+            .edited(&edits.dropped, &inserted);
+        let (t, k, dangling) = compact_edges(first_edge, targets, kinds, late);
+        let nm = (0..names.len()).map(|i| names.get(i)).collect();
+        (t, k, nm, dangling)
+    }
+
     #[test]
     fn compaction_drops_missing_and_inserts_late_edges_in_place() {
         let p = EdgeKind::Property;
@@ -1298,14 +1358,14 @@ mod tests {
             let expected = copy_compacted(&first_edge, &targets, &kinds, &names, &late);
             let mut f = first_edge.clone();
             let (t, k, nm, dangling) =
-                compact_edges(&mut f, targets.clone(), kinds.clone(), names.clone(), &late);
+                compact_all(&mut f, targets.clone(), kinds.clone(), names.clone(), &late);
             assert_eq!((f, t, k, nm, dangling), expected, "late edges {late:?}");
         }
         // Nothing dropped, late edges on the last node: writes run past the old columns.
         let late = vec![(0, i, 9, 30), (1, i, 9, 31), (1, i, 9, 32)];
         let expected = copy_compacted(&[0, 1, 2], &[5, 6], &[p, p], &[1, 2], &late);
         let mut f = vec![0, 1, 2];
-        let got = compact_edges(&mut f, vec![5, 6], vec![p, p], vec![1, 2], &late);
+        let got = compact_all(&mut f, vec![5, 6], vec![p, p], vec![1, 2], &late);
         assert_eq!((f, got.0, got.1, got.2, got.3), expected);
     }
 
@@ -1345,7 +1405,7 @@ mod tests {
             late.sort_by_key(|l| l.0);
             let expected = copy_compacted(&first_edge, &targets, &kinds, &names, &late);
             let mut f = first_edge.clone();
-            let (t, k, nm, dangling) = compact_edges(&mut f, targets, kinds, names, &late);
+            let (t, k, nm, dangling) = compact_all(&mut f, targets, kinds, names, &late);
             assert_eq!((f, t, k, nm, dangling), expected, "round {round}");
         }
     }

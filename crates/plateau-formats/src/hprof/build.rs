@@ -279,8 +279,9 @@ pub(crate) fn build(
     drop(counted);
 
     // Shallow sizes on this core while the Strings are named on another: independent work
-    // over the same read-only columns. Node names and kinds are written once both are done
-    // and the array lengths are gone, so the name column and the lengths never coexist.
+    // over the same read-only columns. The sizes take the place of the counts they are made
+    // from (field bytes, array lengths), so the two never coexist (121 MiB at 2 GB).
+    let raw = std::mem::take(&mut c.nodes.raw);
     let (self_sizes, undefined_instances, string_names) = {
         let c = &c;
         let sizing = SizeRules {
@@ -304,7 +305,7 @@ pub(crate) fn build(
         std::thread::scope(|scope| {
             let named =
                 scope.spawn(move || name_strings(c, strings, classes, node_classes, &edges));
-            let (sizes, undefined) = shallow_sizes(c, node_classes, class_objects, &sizing);
+            let (sizes, undefined) = shallow_sizes(c, raw, node_classes, class_objects, &sizing);
             (
                 sizes,
                 undefined,
@@ -312,7 +313,16 @@ pub(crate) fn build(
             )
         })
     };
-    c.nodes.raw = U64Column::new();
+    // The threads' names are the last use of the short arrays' contents: their store goes
+    // before the node names are made (95 MiB at 2 GB).
+    let edges = EdgeColumns {
+        first_edge: &c.nodes.first_edge,
+        kinds: &c.edges.kinds,
+        names: &edge_names,
+        targets: &edge_targets,
+    };
+    let mut java_threads = name_threads(&c, &strings, &edges, &threads);
+    drop(std::mem::take(&mut c.short));
     let mut node_names: Vec<StrId> = node_classes
         .iter()
         .map(|k| classes[k.index()].name)
@@ -368,7 +378,6 @@ pub(crate) fn build(
     };
 
     // Thread names, then the root and its groups.
-    let mut java_threads = name_threads(&c, &parts, &threads);
     let dangling_roots = add_roots(
         &mut parts,
         &c.roots,
@@ -973,16 +982,20 @@ fn class_instance_sizes(c: &Collected, header: u64, refsize: u64) -> Vec<u64> {
 }
 
 /// Names each thread from its `Thread.name` (a `String`, or a `char[]` on old JDKs).
-fn name_threads(c: &Collected, parts: &GraphParts, threads: &[ThreadRoot]) -> Vec<JavaThread> {
-    let strings = &parts.strings;
+fn name_threads(
+    c: &Collected,
+    strings: &StringTable,
+    edges: &EdgeColumns,
+    threads: &[ThreadRoot],
+) -> Vec<JavaThread> {
     let find = |node: u32, name: &str| -> Option<NodeId> {
-        let s = node as usize;
-        (parts.first_edge[s] as usize..parts.first_edge[s + 1] as usize)
+        edges
+            .of(node as usize)
             .find(|&e| {
-                parts.edge_kinds[e] == EdgeKind::Property
-                    && strings.get(StrId(parts.edge_names.get(e))) == name
+                edges.kinds[e] == EdgeKind::Property
+                    && strings.get(StrId(edges.names.get(e))) == name
             })
-            .map(|e| parts.edge_targets[e])
+            .map(|e| edges.targets[e])
     };
     let contents = |node: NodeId| c.short.contents(node.0);
     threads
@@ -990,7 +1003,7 @@ fn name_threads(c: &Collected, parts: &GraphParts, threads: &[ThreadRoot]) -> Ve
         .map(|t| {
             let from_object = t.node.and_then(|node| {
                 let name = find(node, "name")?;
-                if parts.node_kinds[name.index()] == NodeKind::Array {
+                if c.nodes.kinds[name.index()] == NodeKind::Array {
                     let (bytes, elem) = contents(name)?;
                     return Some(decode_string_value(bytes, elem == T_CHAR, false));
                 }
@@ -1040,6 +1053,7 @@ struct SizeRules {
 /// Shallow sizes by MAT's rules, and how many objects are of classes never dumped.
 fn shallow_sizes(
     c: &Collected,
+    raw: U64Column,
     node_classes: &[ClassId],
     class_objects: &BitSet,
     rules: &SizeRules,
@@ -1070,11 +1084,13 @@ fn shallow_sizes(
     } else {
         0
     };
-    let mut self_sizes = U64Column::with_capacity(n + 64);
+    debug_assert_eq!(raw.len(), n);
+    // In place: each size replaces the count it is made from.
+    let mut self_sizes = raw;
     let mut undefined_instances = 0u64;
     for (v, class) in node_classes.iter().enumerate() {
         let k = class.index();
-        let raw = c.nodes.raw.get(v);
+        let raw = self_sizes.get(v);
         let size = match c.nodes.kinds[v] {
             // Class objects: their static fields, below.
             _ if class_objects.contains(v) => 0,
@@ -1093,7 +1109,7 @@ fn shallow_sizes(
                 }
             },
         };
-        self_sizes.push(size);
+        self_sizes.set(v, size);
     }
     for def in &c.classes {
         if def.node != NONE {

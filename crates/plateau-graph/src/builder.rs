@@ -123,15 +123,19 @@ impl GraphBuilder {
             .names
             .iter()
             .map(|&name| {
-                *class_of_name.entry(name).or_insert_with(|| {
-                    classes.push(ClassInfo {
-                        name,
-                        location: None,
-                    });
-                    ClassId(classes.len() as u32 - 1)
-                })
+                class_of_name
+                    .entry(name)
+                    .or_insert_with(|| {
+                        classes.push(ClassInfo {
+                            name,
+                            location: None,
+                        });
+                        ClassId(classes.len() as u32 - 1)
+                    })
+                    .0
             })
-            .collect();
+            .collect::<Vec<u32>>()
+            .into();
         let user_roots = std::mem::take(&mut self.user_roots);
         let class_links = (!self.linked.is_empty()).then(|| {
             let mut linked = BitSet::new(n);

@@ -548,12 +548,18 @@ fn hashed_slot(v: u32) -> usize {
     (v.wrapping_mul(0x9E37_79B9) >> 22) as usize % HASHED
 }
 
-impl CodedColumn {
-    /// Codes `values` when at most one in four falls outside the dictionary (then at most
-    /// 3 bytes a value).
-    pub(crate) fn pack(values: Vec<u32>) -> CodedColumn {
-        let step = values.len().div_ceil(SAMPLE).max(1);
-        let mut sample: Vec<u32> = values.iter().step_by(step).copied().collect();
+/// The dictionary of a [`CodedColumn`] and the tables that code a value.
+struct Coder {
+    dictionary: Vec<u32>,
+    direct: Vec<u8>,
+    hashed: Vec<(u32, u8)>,
+}
+
+impl Coder {
+    /// The 255 commonest of a sample of the values `value` gives for `0..len`.
+    fn sample(len: usize, value: impl Fn(usize) -> u32) -> Coder {
+        let step = len.div_ceil(SAMPLE).max(1);
+        let mut sample: Vec<u32> = (0..len).step_by(step).map(value).collect();
         sample.sort_unstable();
         let mut runs: Vec<(usize, u32)> = Vec::new();
         for group in sample.chunk_by(|a, b| a == b) {
@@ -579,34 +585,36 @@ impl CodedColumn {
                 hashed[at] = (v, code as u8);
             }
         }
-        let most_escapes = values.len() / 4;
-        let mut codes = Vec::with_capacity(values.len());
-        let mut escapes = Vec::new();
-        for (i, &v) in values.iter().enumerate() {
-            let code = if (v as usize) < DIRECT {
-                direct[v as usize]
-            } else {
-                let mut at = hashed_slot(v);
-                loop {
-                    match hashed[at] {
-                        (key, code) if key == v && code != ESCAPE => break code,
-                        (_, ESCAPE) => break ESCAPE,
-                        _ => at = (at + 1) % HASHED,
-                    }
-                }
-            };
-            if code == ESCAPE {
-                if escapes.len() == most_escapes {
-                    return CodedColumn::Plain(values);
-                }
-                escapes.push((i as u32, v));
-            }
-            codes.push(code);
+        Coder {
+            dictionary,
+            direct,
+            hashed,
         }
+    }
+
+    /// `v`'s code, or [`ESCAPE`].
+    #[inline]
+    fn code(&self, v: u32) -> u8 {
+        if (v as usize) < DIRECT {
+            return self.direct[v as usize];
+        }
+        let mut at = hashed_slot(v);
+        loop {
+            match self.hashed[at] {
+                (key, code) if key == v && code != ESCAPE => return code,
+                (_, ESCAPE) => return ESCAPE,
+                _ => at = (at + 1) % HASHED,
+            }
+        }
+    }
+
+    /// The column of `codes` and its `escapes` (by position).
+    fn finish(self, codes: Vec<u8>, mut escapes: Vec<(u32, u32)>) -> CodedColumn {
         escapes.shrink_to_fit();
-        let mut buckets = Vec::with_capacity((values.len() >> BUCKET_BITS) + 2);
+        let len = codes.len();
+        let mut buckets = Vec::with_capacity((len >> BUCKET_BITS) + 2);
         let mut at = 0usize;
-        for b in 0..(values.len() >> BUCKET_BITS) + 2 {
+        for b in 0..(len >> BUCKET_BITS) + 2 {
             while at < escapes.len() && (escapes[at].0 as usize) < b << BUCKET_BITS {
                 at += 1;
             }
@@ -614,10 +622,77 @@ impl CodedColumn {
         }
         CodedColumn::Coded {
             codes,
-            dictionary,
+            dictionary: self.dictionary,
             escapes,
             buckets,
         }
+    }
+}
+
+impl CodedColumn {
+    /// Codes `values` when at most one in four falls outside the dictionary (then at most
+    /// 3 bytes a value). Coded from the end a chunk at a time, each chunk's values freed as
+    /// its codes are written, so the two never coexist whole (41 MiB at the peak of a 2 GB
+    /// Java heap's parse).
+    pub(crate) fn pack(mut values: Vec<u32>) -> CodedColumn {
+        const CHUNK: usize = 1 << 20;
+        let len = values.len();
+        let coder = Coder::sample(len, |i| values[i]);
+        let most_escapes = len / 4;
+        // Zeroed, so its pages cost nothing until written.
+        let mut codes = vec![0u8; len];
+        let mut escapes: Vec<(u32, u32)> = Vec::new();
+        let mut end = len;
+        while end > 0 {
+            let start = end.saturating_sub(CHUNK);
+            for (i, &v) in (start..end).zip(&values[start..end]) {
+                let code = coder.code(v);
+                if code == ESCAPE {
+                    escapes.push((i as u32, v));
+                }
+                codes[i] = code;
+            }
+            if escapes.len() > most_escapes {
+                // Back to plain values: those not freed yet, then the coded ones decoded.
+                escapes.sort_unstable_by_key(|e| e.0);
+                let mut escaped = escapes.iter().filter(|e| e.0 as usize >= start);
+                values.truncate(start);
+                values.reserve_exact(len - start);
+                for &code in &codes[start..] {
+                    values.push(match code {
+                        ESCAPE => escaped.next().expect("every escape is listed").1,
+                        code => coder.dictionary[code as usize],
+                    });
+                }
+                return CodedColumn::Plain(values);
+            }
+            values.truncate(start);
+            values.shrink_to_fit();
+            end = start;
+        }
+        escapes.sort_unstable_by_key(|e| e.0);
+        coder.finish(codes, escapes)
+    }
+
+    /// [`pack`](Self::pack) on the values `value` gives for `0..len` (asked for in order, but
+    /// for a sample first), so that a column of another form is packed without a 4-byte copy.
+    pub(crate) fn pack_with(len: usize, value: impl Fn(usize) -> u32) -> CodedColumn {
+        let coder = Coder::sample(len, &value);
+        let most_escapes = len / 4;
+        let mut codes = Vec::with_capacity(len);
+        let mut escapes = Vec::new();
+        for i in 0..len {
+            let v = value(i);
+            let code = coder.code(v);
+            if code == ESCAPE {
+                if escapes.len() == most_escapes {
+                    return CodedColumn::Plain((0..len).map(value).collect());
+                }
+                escapes.push((i as u32, v));
+            }
+            codes.push(code);
+        }
+        coder.finish(codes, escapes)
     }
 
     #[inline]
@@ -840,6 +915,12 @@ impl From<Vec<u32>> for NameColumn {
 }
 
 impl NameColumn {
+    /// The values `value` gives for `0..len`, packed (`value` is asked for each in order, and
+    /// for a sample before): from a column of another form, without a 4-byte copy of it.
+    pub fn pack_with(len: usize, value: impl Fn(usize) -> u32) -> NameColumn {
+        NameColumn(Names::Packed(CodedColumn::pack_with(len, value)))
+    }
+
     /// The column packed (a no-op when it is).
     pub fn pack(self) -> NameColumn {
         match self.0 {
@@ -968,6 +1049,39 @@ mod tests {
         CodedColumn, DeltaColumn, EdgeStarts, IdColumn, NameColumn, ShortSizes, SizeColumn,
         U64Column, DELTA_BLOCK,
     };
+
+    #[test]
+    fn packing_from_the_end_gives_back_every_value() {
+        let mut next = crate::xorshift(5);
+        let small = |n: usize, next: &mut dyn FnMut() -> u64| -> Vec<u32> {
+            (0..n).map(|_| (next() % 50) as u32).collect()
+        };
+        let large = |n: usize, next: &mut dyn FnMut() -> u64| -> Vec<u32> {
+            (0..n)
+                .map(|_| 1_000_000 + (next() % 1_000_000) as u32)
+                .collect()
+        };
+        // Coded (a few escapes), too many escapes found in the first chunk coded (the last),
+        // and found only in the last chunk coded (the first), after others were freed.
+        let mut mostly_small = small(2_500_000, &mut next);
+        for i in (0..mostly_small.len()).step_by(97) {
+            mostly_small[i] = 5_000_000 + i as u32;
+        }
+        let late_escapes = [small(2_000_000, &mut next), large(1_000_000, &mut next)].concat();
+        let early_escapes = [large(1_000_000, &mut next), small(2_000_000, &mut next)].concat();
+        for (values, coded) in [
+            (mostly_small, true),
+            (late_escapes, false),
+            (early_escapes, false),
+        ] {
+            let packed = CodedColumn::pack(values.clone());
+            assert_eq!(matches!(packed, CodedColumn::Coded { .. }), coded);
+            assert_eq!(packed.len(), values.len());
+            for (i, &v) in values.iter().enumerate() {
+                assert_eq!(packed.get(i), v, "position {i}");
+            }
+        }
+    }
 
     #[test]
     fn edited_names_equal_edits_on_plain_values() {

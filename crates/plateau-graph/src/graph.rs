@@ -303,7 +303,8 @@ pub struct GraphParts {
     pub node_id_shift: u32,
     /// Shallow size in bytes, after any runtime-specific size attribution.
     pub self_sizes: U64Column,
-    pub node_classes: Vec<ClassId>,
+    /// [`ClassId`]s, as they are or packed (see [`NameColumn`]).
+    pub node_classes: NameColumn,
     pub classes: Vec<ClassInfo>,
     /// Length `node count + 1`, non-decreasing, ending at the edge count.
     pub first_edge: Vec<u32>,
@@ -514,10 +515,13 @@ impl HeapGraph {
                 return err(format!("edge {i} names string {name} of {strings}"));
             }
             let classes = parts.classes.len();
-            if let Some(i) = parts.node_classes.iter().position(|c| c.index() >= classes) {
+            if let Some(i) = parts
+                .node_classes
+                .first_failing(|c| (c as usize) < classes, |_| false)
+            {
                 return err(format!(
                     "node {i} has class {} of {classes}",
-                    parts.node_classes[i].0
+                    parts.node_classes.get(i)
                 ));
             }
             if let Some(c) = parts.classes.iter().find(|c| c.name.0 as usize >= strings) {
@@ -538,7 +542,7 @@ impl HeapGraph {
                     return err(format!("a class object is node {o} of {n}"));
                 }
                 for v in links.linked.ones() {
-                    match links.class_objects[parts.node_classes[v].index()] {
+                    match links.class_objects[parts.node_classes.get(v) as usize] {
                         NO_CLASS_OBJECT => {
                             return err(format!(
                                 "node {v} has a class link but its class no object"
@@ -637,7 +641,7 @@ impl HeapGraph {
         let pack_nodes = move || {
             (
                 CodedColumn::pack(node_names.into_iter().map(|s| s.0).collect()),
-                CodedColumn::pack(node_classes.into_iter().map(|c| c.0).collect()),
+                node_classes.into_coded(),
                 SizeColumn::pack(self_sizes),
             )
         };

@@ -24,11 +24,11 @@ use super::collections::{self, EdgeColumns};
 use super::index::IdIndex;
 use super::names::{decode_string_value, java_class_name, push_latin1, push_modified_utf8};
 use super::reader::{
-    compute_layout, decode_id, encode_id, id_at, type_size, ClassName, Collected, NameKey, Root,
-    KEY_CLASS, NONE, ROOT_DEBUGGER, ROOT_FINALIZING, ROOT_INTERNED_STRING, ROOT_JAVA_FRAME,
-    ROOT_JNI_GLOBAL, ROOT_JNI_LOCAL, ROOT_JNI_MONITOR, ROOT_MONITOR_USED, ROOT_NATIVE_STACK,
-    ROOT_REFERENCE_CLEANUP, ROOT_STICKY_CLASS, ROOT_THREAD_BLOCK, ROOT_THREAD_OBJECT, ROOT_UNKNOWN,
-    ROOT_VM_INTERNAL, T_CHAR, T_OBJECT, UNREACHABLE,
+    compute_layout, decode_id, encode_id, id_at, type_size, ClassColumn, ClassName, Collected,
+    NameKey, Root, KEY_CLASS, NONE, ROOT_DEBUGGER, ROOT_FINALIZING, ROOT_INTERNED_STRING,
+    ROOT_JAVA_FRAME, ROOT_JNI_GLOBAL, ROOT_JNI_LOCAL, ROOT_JNI_MONITOR, ROOT_MONITOR_USED,
+    ROOT_NATIVE_STACK, ROOT_REFERENCE_CLEANUP, ROOT_STICKY_CLASS, ROOT_THREAD_BLOCK,
+    ROOT_THREAD_OBJECT, ROOT_UNKNOWN, ROOT_VM_INTERNAL, T_CHAR, T_OBJECT, UNREACHABLE,
 };
 use super::{HprofDump, HprofMeta, HprofOptions, JavaThread};
 use crate::FormatError;
@@ -152,30 +152,22 @@ pub(crate) fn build(
         .iter()
         .map(|key| intern(&mut strings, key_text(&c, key)))
         .collect();
-    // Name keys to strings, in place, a half on each core.
-    let rename = |names: &mut [u32], kinds: &[EdgeKind]| {
-        for (name, &kind) in names.iter_mut().zip(kinds) {
-            if !kind.name_is_index() {
-                *name = key_names.get(*name as usize).map_or(0, |s| s.0);
+    // Name keys to strings, packed at once (one byte a name from here on) from the reader's
+    // 2-byte column, before the id index is built beside the other columns (-110 MiB at 2 GB
+    // under the parse's peak and all that follows); the late edges' names go in with the
+    // edits of the edge list, below.
+    let edge_names = {
+        let (names, kinds) = (&c.edges.names, &c.edges.kinds);
+        NameColumn::pack_with(names.len(), |e| {
+            let name = names.get(e);
+            if kinds[e].name_is_index() {
+                name
+            } else {
+                key_names.get(name as usize).map_or(0, |s| s.0)
             }
-        }
+        })
     };
-    let half = c.edges.names.len() / 2;
-    let (first, second) = c.edges.names.split_at_mut(half);
-    let kinds = &c.edges.kinds;
-    if half < 1 << 20 {
-        rename(first, &kinds[..half]);
-        rename(second, &kinds[half..]);
-    } else {
-        std::thread::scope(|scope| {
-            scope.spawn(|| rename(first, &kinds[..half]));
-            rename(second, &kinds[half..]);
-        });
-    }
-    // Packed at once, one byte a name instead of four from here on, before the id index is
-    // built beside the other columns (-110 MiB at 2 GB under the parse's peak and all that
-    // follows); the late edges' names go in with the edits of the edge list, below.
-    let edge_names = NameColumn::from(std::mem::take(&mut c.edges.names)).pack();
+    drop(std::mem::take(&mut c.edges.names));
 
     let (index, duplicate_ids) = IdIndex::build(&c.nodes.ids);
     if duplicate_ids > 0 {
@@ -254,10 +246,10 @@ pub(crate) fn build(
             class_objects.insert(def.node as usize);
         }
     }
-    let node_classes: Vec<ClassId> = std::mem::take(&mut c.nodes.classes)
-        .into_iter()
-        .map(|k| ClassId(if k == NONE { java_lang_class } else { k }))
-        .collect();
+    // Class objects are of `java.lang.Class`. Kept in the reader's column (2 bytes a node)
+    // until the graph's packed one is made from it.
+    let mut node_classes = std::mem::take(&mut c.nodes.classes);
+    node_classes.replace_none(java_lang_class);
     // Collections' lengths, while array lengths are still at hand.
     let mut counted = std::mem::take(&mut c.counted);
     let stored = {
@@ -325,7 +317,7 @@ pub(crate) fn build(
     drop(std::mem::take(&mut c.short));
     let mut node_names: Vec<StrId> = node_classes
         .iter()
-        .map(|k| classes[k.index()].name)
+        .map(|k| classes[k as usize].name)
         .collect();
     for (k, def) in c.classes.iter().enumerate() {
         if def.node != NONE {
@@ -363,7 +355,7 @@ pub(crate) fn build(
         node_ids,
         node_id_shift,
         self_sizes,
-        node_classes,
+        node_classes: NameColumn::pack_with(n, |v| node_classes.get(v)),
         classes,
         first_edge: std::mem::take(&mut c.nodes.first_edge),
         edge_kinds: std::mem::take(&mut c.edges.kinds),
@@ -818,7 +810,7 @@ fn resolve(
 fn class_links(c: &Collected) -> BitSet {
     let is_primitive_array_class = |k: u32| c.prim_classes.contains(&k);
     let mut linked = BitSet::new(c.nodes.kinds.len());
-    for (u, (&kind, &k)) in c.nodes.kinds.iter().zip(&c.nodes.classes).enumerate() {
+    for (u, (&kind, k)) in c.nodes.kinds.iter().zip(c.nodes.classes.iter()).enumerate() {
         if k == NONE || !matches!(kind, NodeKind::Object | NodeKind::Array) {
             continue;
         }
@@ -1054,7 +1046,7 @@ struct SizeRules {
 fn shallow_sizes(
     c: &Collected,
     raw: U64Column,
-    node_classes: &[ClassId],
+    node_classes: &ClassColumn,
     class_objects: &BitSet,
     rules: &SizeRules,
 ) -> (U64Column, u64) {
@@ -1088,8 +1080,8 @@ fn shallow_sizes(
     // In place: each size replaces the count it is made from.
     let mut self_sizes = raw;
     let mut undefined_instances = 0u64;
-    for (v, class) in node_classes.iter().enumerate() {
-        let k = class.index();
+    for (v, k) in node_classes.iter().enumerate() {
+        let k = k as usize;
         let raw = self_sizes.get(v);
         let size = match c.nodes.kinds[v] {
             // Class objects: their static fields, below.
@@ -1131,7 +1123,7 @@ fn name_strings(
     c: &Collected,
     strings: &mut StringTable,
     classes: &[ClassInfo],
-    node_classes: &[ClassId],
+    node_classes: &ClassColumn,
     edges: &EdgeColumns,
 ) -> Vec<(u32, StrId)> {
     let Some(string_class) = classes
@@ -1156,7 +1148,7 @@ fn name_strings(
     let mut scratch = String::new();
     let mut named = Vec::new();
     for (v, class) in node_classes.iter().enumerate() {
-        if class.index() != string_class || c.nodes.kinds[v] != NodeKind::Object {
+        if class as usize != string_class || c.nodes.kinds[v] != NodeKind::Object {
             continue;
         }
         let value = edges
@@ -1250,7 +1242,7 @@ fn add_roots(
         parts.node_names.push(name);
         parts.node_ids.push(0);
         parts.self_sizes.push(0);
-        parts.node_classes.push(roots_class);
+        parts.node_classes.push(roots_class.0);
     };
     // The root: an edge to each group (groups are numbered after the root).
     push_node(parts, root_name);

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 
 use plateau_graph::{
-    EdgeKind, GraphParts, HeapGraph, Location, NodeId, NodeKind, StrId, StringTable,
+    EdgeKind, GraphParts, HeapGraph, Location, NameColumn, NodeId, NodeKind, StrId, StringTable,
 };
 
 use crate::error::describe_byte;
@@ -746,7 +746,13 @@ fn build(
         node_ids,
         node_id_shift: 0,
         self_sizes,
-        node_classes: classes.node_classes,
+        node_classes: NameColumn::from(
+            classes
+                .node_classes
+                .into_iter()
+                .map(|c| c.0)
+                .collect::<Vec<u32>>(),
+        ),
         classes: classes.classes,
         first_edge,
         edge_kinds,

@@ -2183,3 +2183,52 @@ fn is_named(symbols: &Symbols, def: &ClassDef, name: &[u8]) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{ClassColumn, EdgeNames, NONE};
+
+    #[test]
+    fn class_columns_widen_and_keep_every_class() {
+        let mut narrow = ClassColumn::default();
+        let mut other = ClassColumn::default();
+        for k in [0, 7, NONE, 65_534] {
+            narrow.push(k);
+            other.push(k);
+        }
+        assert!(matches!(narrow, ClassColumn::Narrow(_)));
+        // 65,535 is the narrow column's NONE: a class index that large widens it.
+        narrow.push(65_535);
+        narrow.push(1 << 20);
+        assert!(matches!(narrow, ClassColumn::Wide(_)));
+        narrow.extend_from(&other);
+        let expected = [0, 7, NONE, 65_534, 65_535, 1 << 20, 0, 7, NONE, 65_534];
+        assert_eq!(narrow.iter().collect::<Vec<_>>(), expected);
+        narrow.truncate(3);
+        narrow.replace_none(9);
+        assert_eq!(narrow.iter().collect::<Vec<_>>(), [0, 7, 9]);
+        other.replace_none(70_000);
+        assert_eq!(other.iter().collect::<Vec<_>>(), [0, 7, 70_000, 65_534]);
+    }
+
+    #[test]
+    fn edge_names_keep_large_names_beside() {
+        let mut names = EdgeNames::default();
+        let values = [3, 65_535, 70_000, 1, u32::MAX, 65_534];
+        for &v in &values {
+            names.push(v);
+        }
+        let mut more = EdgeNames::default();
+        more.push(100_000);
+        more.push(2);
+        names.extend_from(&more);
+        let all: Vec<u32> = (0..names.len()).map(|i| names.get(i)).collect();
+        assert_eq!(all, [3, 65_535, 70_000, 1, u32::MAX, 65_534, 100_000, 2]);
+        names.truncate(3);
+        names.push(80_000);
+        let all: Vec<u32> = (0..names.len()).map(|i| names.get(i)).collect();
+        assert_eq!(all, [3, 65_535, 70_000, 80_000]);
+        names.clear();
+        assert_eq!(names.len(), 0);
+    }
+}

@@ -166,6 +166,18 @@ pub struct DuplicateRow {
 
 /// Summarises a heap whose dominators are computed.
 pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) -> HeapSummary {
+    summarize_counted(graph, dom, options, None)
+}
+
+/// [`summarize`], with the duplicate strings counted already (by
+/// [`duplicate_strings`] with `options.top`; the CLI counts them on the second core
+/// during the dominators' DFS).
+pub fn summarize_counted(
+    graph: &HeapGraph,
+    dom: &Dominators,
+    options: &SummaryOptions,
+    counted: Option<(Vec<DuplicateString>, u64)>,
+) -> HeapSummary {
     let redaction = options.redaction;
     let top_nodes = top_retainers(graph, dom, options.top);
     let collections = largest_collections(graph, dom, options.top);
@@ -180,27 +192,33 @@ pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) 
     // this one the dominator tree (8 bytes a node) serves the class table and the
     // accumulation points. None of the three passes' working memory meets another's: when
     // the dominators tell which nodes the user roots reach, the search is short (see
-    // `RetainerPaths::compute_to_with`) and ends, beside the duplicate strings' count, before
-    // the tree is built (2 GB Java heap: the summary's peak 1,092 -> ... MiB for about 0.1 s);
+    // `RetainerPaths::compute_to_with`) and ends, beside the duplicate strings' count and the
+    // tree's counts, before the tree's lists are made (2 GB Java heap: the summary's peak
+    // 1,092 -> about 970 MiB);
     // otherwise it is long and runs beside everything, the strings counted once the tree is
     // gone.
     let user_reach = dom.user_root_reach();
     let (paths, mut classes, accumulations, (dups, duplicate_strings_wasted)) =
         std::thread::scope(|scope| {
             let search = || RetainerPaths::compute_to_with(graph, &targets, user_reach);
-            let (mut searching, mut searched, mut dups) = (None, None, None);
-            if user_reach.is_some() {
+            let (mut searching, mut searched, mut dups) = (None, None, counted);
+            let tree = if user_reach.is_some() {
                 let handle = scope.spawn(search);
-                dups = Some(duplicate_strings(graph, options.top));
+                if dups.is_none() {
+                    dups = Some(duplicate_strings(graph, options.top));
+                }
+                // The tree's smaller half fits beside the search; its lists wait for its end.
+                let counts = dom.tree_counts();
                 searched = Some(
                     handle
                         .join()
                         .expect("the retainer-path search does not panic"),
                 );
+                counts.fill(dom)
             } else {
                 searching = Some(scope.spawn(search));
-            }
-            let tree = dom.tree();
+                dom.tree()
+            };
             let classes = class_rows(graph, class_histogram_with(graph, dom, &tree));
             let accumulations: Vec<Option<Accumulation>> = top_nodes
                 .iter()

@@ -76,6 +76,39 @@ impl DominatorTree {
     }
 }
 
+/// What [`Dominators::tree_counts`] makes: the nodes with children and where each one's
+/// list ends.
+#[derive(Clone, Debug)]
+pub struct TreeCounts {
+    parents: Ranked,
+    ends: Vec<u32>,
+}
+
+impl TreeCounts {
+    /// The children lists, filled from each group's end with nodes from the last down, so
+    /// they come out in node order without a second cursor array.
+    pub fn fill(self, dom: &Dominators) -> DominatorTree {
+        let TreeCounts {
+            parents,
+            ends: mut first_child,
+        } = self;
+        let total = first_child.last().copied().unwrap_or(0);
+        let mut children = vec![NodeId(0); total as usize];
+        for (v, d) in dom.idom.iter().enumerate().rev() {
+            if d.index() != v {
+                let k = parents.rank(d.index()).expect("a dominator is marked") as usize;
+                first_child[k] -= 1;
+                children[first_child[k] as usize] = NodeId(v as u32);
+            }
+        }
+        DominatorTree {
+            parents,
+            first_child,
+            children,
+        }
+    }
+}
+
 impl Dominators {
     /// Computes the dominator tree of `graph` from its root.
     ///
@@ -95,21 +128,42 @@ impl Dominators {
         } else {
             std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
         };
-        Self::compute_on(graph, options, threads)
+        Self::compute_on(graph, options, threads, || ()).0
+    }
+
+    /// [`compute_with`](Self::compute_with), with `beside` run on the second core once the
+    /// predecessor lists are made, while the DFS (the longer of the two) goes on: a caller's
+    /// work that needs only the graph and little memory fills that core's wait.
+    pub fn compute_beside<T: Send>(
+        graph: &HeapGraph,
+        options: &DominatorOptions,
+        beside: impl FnOnce() -> T + Send,
+    ) -> (Dominators, T) {
+        let threads = if graph.edge_count() < PARALLEL_MIN_EDGES {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+        };
+        Self::compute_on(graph, options, threads, beside)
     }
 
     /// [`compute_with`](Self::compute_with) on `threads` threads; the result does not
     /// depend on how many.
-    fn compute_on(graph: &HeapGraph, options: &DominatorOptions, threads: usize) -> Dominators {
+    fn compute_on<T: Send>(
+        graph: &HeapGraph,
+        options: &DominatorOptions,
+        threads: usize,
+        beside: impl FnOnce() -> T + Send,
+    ) -> (Dominators, T) {
         let n = graph.node_count();
         let root = graph.root();
 
         // The predecessor lists do not depend on the numbering, so they are gathered on a
         // second core while the DFS (one long dependent walk) runs on this one.
-        let (numbering, preds) = join(
+        let (numbering, (preds, beside)) = join(
             threads,
             || Numbering::run(graph),
-            || Predecessors::build(graph),
+            || (Predecessors::build(graph), beside()),
         );
         let strongly_reached = numbering.strongly_reached as u32;
         let user_reach = user_root_reach(graph, &numbering);
@@ -286,7 +340,7 @@ impl Dominators {
                 weak_only_count += 1;
             }
         }
-        Dominators {
+        let dominators = Dominators {
             idom: idom_node,
             retained,
             dominated,
@@ -294,7 +348,8 @@ impl Dominators {
             user_reach,
             weak_only_size,
             weak_only_count,
-        }
+        };
+        (dominators, beside)
     }
 
     /// The nodes that retaining edges reach from the graph's user roots (without passing
@@ -327,6 +382,13 @@ impl Dominators {
 
     /// The children lists of the tree.
     pub fn tree(&self) -> DominatorTree {
+        self.tree_counts().fill(self)
+    }
+
+    /// The first half of [`tree`](Self::tree): which nodes have children and where each one's
+    /// list will start (4 bytes for each node with children, a tree's smaller half), so that
+    /// a caller can make it beside other work before the lists themselves.
+    pub fn tree_counts(&self) -> TreeCounts {
         let n = self.idom.len();
         let mut parents = BitSet::new(n);
         for (v, d) in self.idom.iter().enumerate() {
@@ -335,40 +397,19 @@ impl Dominators {
             }
         }
         let parents = Ranked::new(parents);
-        let rank_of_idom = |v: usize| {
-            let d = self.idom[v].index();
-            (d != v).then(|| parents.rank(d).expect("a dominator is marked") as usize)
-        };
-        // Counts, then each group's end, then (filled from its end, nodes from the last down)
-        // its start: the children come out in node order without a second cursor array.
+        // Counts, then each group's end (the fill moves it down to the group's start).
         let count = parents.count();
-        let mut first_child = vec![0u32; count + 1];
-        for v in 0..n {
-            if let Some(k) = rank_of_idom(v) {
-                first_child[k] += 1;
+        let mut ends = vec![0u32; count + 1];
+        for (v, d) in self.idom.iter().enumerate() {
+            if d.index() != v {
+                ends[parents.rank(d.index()).expect("a dominator is marked") as usize] += 1;
             }
         }
         for k in 1..count {
-            first_child[k] += first_child[k - 1];
+            ends[k] += ends[k - 1];
         }
-        let total = if count == 0 {
-            0
-        } else {
-            first_child[count - 1]
-        };
-        first_child[count] = total;
-        let mut children = vec![NodeId(0); total as usize];
-        for v in (0..n).rev() {
-            if let Some(k) = rank_of_idom(v) {
-                first_child[k] -= 1;
-                children[first_child[k] as usize] = NodeId(v as u32);
-            }
-        }
-        DominatorTree {
-            parents,
-            first_child,
-            children,
-        }
+        ends[count] = if count == 0 { 0 } else { ends[count - 1] };
+        TreeCounts { parents, ends }
     }
 
     /// True when a chain of retaining edges leads from the root to `n`.
@@ -992,7 +1033,7 @@ mod tests {
             let options = DominatorOptions {
                 subtree_counts: true,
             };
-            let one = Dominators::compute_on(&g, &options, 1);
+            let (one, ()) = Dominators::compute_on(&g, &options, 1, || ());
             assert!(one.weak_only_count() > 0 && one.weak_only_count() < n as usize);
             // The children lists say what the idom array says, in node order.
             let tree = one.tree();
@@ -1007,7 +1048,7 @@ mod tests {
                 assert_eq!(tree.children(v), expected[v.index()].as_slice());
             }
             for threads in [2, 3] {
-                let many = Dominators::compute_on(&g, &options, threads);
+                let (many, ()) = Dominators::compute_on(&g, &options, threads, || ());
                 assert_eq!(one.idom, many.idom);
                 assert_eq!(one.retained, many.retained);
                 assert_eq!(one.dominated, many.dominated);

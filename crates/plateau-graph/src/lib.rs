@@ -37,7 +37,7 @@ mod strings;
 pub use bitset::BitSet;
 pub use builder::GraphBuilder;
 pub use column::{EdgeStarts, NameColumn, U64Column};
-pub use dominators::{DominatorOptions, DominatorTree, Dominators};
+pub use dominators::{DominatorOptions, DominatorTree, Dominators, TreeCounts};
 pub use graph::{
     default_retaining_edges, ClassId, ClassInfo, ClassLinks, CollectionShape, EdgeId, EdgeKind,
     Edges, GraphError, GraphParts, HeapGraph, Location, NodeId, NodeKind, StoredCollection, StrId,

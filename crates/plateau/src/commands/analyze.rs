@@ -2,7 +2,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use plateau_analysis::{summarize, HeapSummary, Redaction, SummaryOptions};
+use plateau_analysis::{
+    duplicate_strings, summarize_counted, HeapSummary, Redaction, SummaryOptions,
+};
 use plateau_graph::{DominatorOptions, Dominators};
 use plateau_report::{analyze_json, analyze_text, AnalyzeReport};
 
@@ -66,17 +68,20 @@ pub fn analyze_file(
     let rss_after_parse = peak_rss().unwrap_or(0);
     progress.phase("dominators");
     let t = Instant::now();
-    let dom = Dominators::compute_with(
+    // The duplicate strings need only the graph: counted on the second core while the DFS
+    // runs on the first.
+    let (dom, dups) = Dominators::compute_beside(
         &heap.graph,
         &DominatorOptions {
             subtree_counts: false,
         },
+        || duplicate_strings(&heap.graph, options.top),
     );
     let dominator_time = t.elapsed();
     let rss_after_dominators = peak_rss().unwrap_or(0);
     progress.phase("summary");
     let t = Instant::now();
-    let summary = summarize(&heap.graph, &dom, options);
+    let summary = summarize_counted(&heap.graph, &dom, options, Some(dups));
     let summary_time = t.elapsed();
     progress.finish();
     if std::env::var_os("PLATEAU_TIMINGS").is_some() {

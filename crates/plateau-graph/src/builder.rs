@@ -159,7 +159,7 @@ impl GraphBuilder {
         HeapGraph::from_parts(GraphParts {
             strings: self.strings,
             node_kinds: self.kinds,
-            node_names: self.names,
+            node_names: self.names.iter().map(|s| s.0).collect::<Vec<u32>>().into(),
             node_ids: self.ids.into(),
             node_id_shift: 0,
             self_sizes: self.sizes.into(),

@@ -294,7 +294,8 @@ pub const NO_CLASS_OBJECT: u32 = u32::MAX;
 pub struct GraphParts {
     pub strings: StringTable,
     pub node_kinds: Vec<NodeKind>,
-    pub node_names: Vec<StrId>,
+    /// [`StrId`]s, as they are or packed (see [`NameColumn`]).
+    pub node_names: NameColumn,
     /// The runtime's own object id (V8 heap object id, HPROF address), shifted right by
     /// `node_id_shift` bits.
     pub node_ids: U64Column,
@@ -498,12 +499,11 @@ impl HeapGraph {
             let strings = parts.strings.len();
             if let Some(i) = parts
                 .node_names
-                .iter()
-                .position(|s| s.0 as usize >= strings)
+                .first_failing(|s| (s as usize) < strings, |_| false)
             {
                 return err(format!(
                     "node {i} names string {} of {strings}",
-                    parts.node_names[i].0
+                    parts.node_names.get(i)
                 ));
             }
             let kinds = &parts.edge_kinds;
@@ -640,7 +640,7 @@ impl HeapGraph {
             (parts.node_names, parts.node_classes, parts.self_sizes);
         let pack_nodes = move || {
             (
-                CodedColumn::pack(node_names.into_iter().map(|s| s.0).collect()),
+                node_names.into_coded(),
                 node_classes.into_coded(),
                 SizeColumn::pack(self_sizes),
             )

@@ -315,19 +315,45 @@ pub(crate) fn build(
     };
     let mut java_threads = name_threads(&c, &strings, &edges, &threads);
     drop(std::mem::take(&mut c.short));
-    let mut node_names: Vec<StrId> = node_classes
-        .iter()
-        .map(|k| classes[k as usize].name)
-        .collect();
-    for (k, def) in c.classes.iter().enumerate() {
-        if def.node != NONE {
-            node_names[def.node as usize] = class_names[k];
-        }
-    }
-    for (v, name) in string_names {
-        node_names[v as usize] = name;
+    // Node names: a class object's is the class it describes, a String's its text, anyone
+    // else's its class's; packed as they are made, without a 4-byte column of them.
+    for &(v, _) in &string_names {
         c.nodes.kinds[v as usize] = NodeKind::String;
     }
+    let mut described: Vec<(u32, StrId)> = c
+        .classes
+        .iter()
+        .zip(&class_names)
+        .filter(|(def, _)| def.node != NONE)
+        .map(|(def, &name)| (def.node, name))
+        .collect();
+    described.sort_unstable_by_key(|d| d.0);
+    let node_names = {
+        // The packing asks for names in node order (a sample first, then all): the next
+        // String is found from the last one's place, not searched for.
+        let next_string = std::cell::Cell::new(0usize);
+        NameColumn::pack_with(n, |v| {
+            if class_objects.contains(v) {
+                if let Ok(at) = described.binary_search_by_key(&(v as u32), |d| d.0) {
+                    return described[at].1 .0;
+                }
+            }
+            let mut at = next_string.get();
+            if at > 0 && string_names[at - 1].0 as usize >= v {
+                at = string_names.partition_point(|s| (s.0 as usize) < v);
+            }
+            while at < string_names.len() && (string_names[at].0 as usize) < v {
+                at += 1;
+            }
+            next_string.set(at);
+            match string_names.get(at) {
+                Some(&(s, name)) if s as usize == v => name.0,
+                _ => classes[node_classes.get(v) as usize].name.0,
+            }
+        })
+    };
+    drop(string_names);
+    drop(described);
     drop(class_objects);
     if undefined_instances > 0 {
         let classes_without_dump = c
@@ -1239,7 +1265,7 @@ fn add_roots(
     let root_name = parts.strings.push("");
     let push_node = |parts: &mut GraphParts, name: StrId| {
         parts.node_kinds.push(NodeKind::Synthetic);
-        parts.node_names.push(name);
+        parts.node_names.push(name.0);
         parts.node_ids.push(0);
         parts.self_sizes.push(0);
         parts.node_classes.push(roots_class.0);

@@ -742,7 +742,7 @@ fn build(
     let mut parts = GraphParts {
         strings,
         node_kinds,
-        node_names,
+        node_names: NameColumn::from(node_names.into_iter().map(|s| s.0).collect::<Vec<u32>>()),
         node_ids,
         node_id_shift: 0,
         self_sizes,

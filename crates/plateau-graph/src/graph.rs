@@ -636,16 +636,21 @@ impl HeapGraph {
             )
         };
         let total_size = parts.self_sizes.sum();
-        let (node_names, node_classes, self_sizes) =
-            (parts.node_names, parts.node_classes, parts.self_sizes);
+        let (node_names, node_classes, self_sizes, first_edge) = (
+            parts.node_names,
+            parts.node_classes,
+            parts.self_sizes,
+            parts.first_edge,
+        );
         let pack_nodes = move || {
             (
                 node_names.into_coded(),
                 node_classes.into_coded(),
                 SizeColumn::pack(self_sizes),
+                EdgeStarts::pack(&first_edge),
             )
         };
-        let ((packed, edge_names, node_ids), (node_names, node_classes, self_sizes)) =
+        let ((packed, edge_names, node_ids), (node_names, node_classes, self_sizes, first_edge)) =
             if e < PARALLEL_MIN_EDGES {
                 (pack_edges(), pack_nodes())
             } else {
@@ -664,8 +669,7 @@ impl HeapGraph {
             self_sizes,
             node_classes,
             classes: parts.classes,
-            // Packed last, when the columns above have given their memory back.
-            first_edge: EdgeStarts::pack(&parts.first_edge),
+            first_edge,
             edge_names,
             edge_targets_and_kinds: packed,
             retaining,

@@ -100,7 +100,7 @@ impl U64Column {
         self.len() == 0
     }
 
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = u64> + Clone + '_ {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
         (0..self.len()).map(move |i| self.get(i))
     }
 
@@ -453,23 +453,42 @@ pub(crate) struct ShortSizes {
 const LONG: u16 = u16::MAX;
 
 impl ShortSizes {
-    pub(crate) fn pack(values: impl Iterator<Item = u64> + Clone) -> ShortSizes {
-        let shift = values
-            .clone()
-            .fold(0u64, |all, v| all | v)
+    /// The values `value` gives for `0..len`; big columns in two halves side by side.
+    pub(crate) fn pack(len: usize, value: impl Fn(usize) -> u64 + Sync) -> ShortSizes {
+        let half = if len < 1 << 20 { len } else { len / 2 };
+        let both = |a: &(dyn Fn() -> u64 + Sync), b: &(dyn Fn() -> u64 + Sync)| {
+            std::thread::scope(|scope| {
+                let second = scope.spawn(b);
+                a() | second.join().expect("packing does not panic")
+            })
+        };
+        let or_of = |range: std::ops::Range<usize>| range.fold(0u64, |all, i| all | value(i));
+        let shift = both(&|| or_of(0..half), &|| or_of(half..len))
             .trailing_zeros()
             .min(32);
-        let mut short = Vec::with_capacity(values.size_hint().0);
-        let mut long = Vec::new();
-        for (i, v) in values.enumerate() {
-            match u16::try_from(v >> shift) {
-                Ok(units) if units != LONG => short.push(units),
-                _ => {
-                    short.push(LONG);
-                    long.push((i as u32, v));
-                }
+        let mut short = vec![0u16; len];
+        let (first, second) = short.split_at_mut(half);
+        let code = |slots: &mut [u16], from: usize| {
+            let mut long = Vec::new();
+            for (i, slot) in (from..).zip(slots.iter_mut()) {
+                let v = value(i);
+                *slot = match u16::try_from(v >> shift) {
+                    Ok(units) if units != LONG => units,
+                    _ => {
+                        long.push((i as u32, v));
+                        LONG
+                    }
+                };
             }
-        }
+            long
+        };
+        let mut long = std::thread::scope(|scope| {
+            let later = scope.spawn(|| code(second, half));
+            let mut long = code(first, 0);
+            long.extend(later.join().expect("packing does not panic"));
+            long
+        });
+        long.shrink_to_fit();
         let mut buckets = Vec::with_capacity((short.len() >> BUCKET_BITS) + 2);
         let mut at = 0usize;
         for b in 0..(short.len() >> BUCKET_BITS) + 2 {
@@ -1133,16 +1152,27 @@ mod tests {
         values[5] = 65_535 * 8; // exactly the escape in units
         values[700] = u64::MAX - 7;
         values[2_999] = 1 << 40;
-        let packed = ShortSizes::pack(values.iter().copied());
+        let packed = ShortSizes::pack(values.len(), |i| values[i]);
         assert_eq!(packed.shift, 3);
         for (i, &v) in values.iter().enumerate() {
             assert_eq!(packed.get(i), v, "value {i}");
         }
         assert_eq!(packed.long.len(), 3);
         // An odd value leaves the units at one byte; no values, no shift past 32.
-        let odd = ShortSizes::pack([8u64, 3, 70_000].into_iter());
+        let odd_values = [8u64, 3, 70_000];
+        let odd = ShortSizes::pack(3, |i| odd_values[i]);
         assert_eq!((odd.get(0), odd.get(1), odd.get(2)), (8, 3, 70_000));
-        assert_eq!(ShortSizes::pack(std::iter::empty()).short.len(), 0);
+        assert_eq!(ShortSizes::pack(0, |_| 0).short.len(), 0);
+        // Big enough for two halves, a long value in each.
+        let mut big = vec![16u64; 3 << 20];
+        big[10] = 1 << 30;
+        big[(3 << 20) - 1] = 1 << 31;
+        let packed = ShortSizes::pack(big.len(), |i| big[i]);
+        assert_eq!(packed.shift, 4);
+        assert_eq!(packed.long.len(), 2);
+        for i in [0, 10, 11, 1 << 20, (3 << 20) - 2, (3 << 20) - 1] {
+            assert_eq!(packed.get(i), big[i], "value {i}");
+        }
     }
 
     #[test]

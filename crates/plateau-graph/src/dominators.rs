@@ -168,15 +168,13 @@ impl Dominators {
             || (Predecessors::build(graph), beside()),
         );
         let strongly_reached = numbering.strongly_reached as u32;
-        let user_reach = user_root_reach(graph, &numbering);
-        // By DFS number rather than through `vertex`: a sequential scan instead of scattered
-        // writes.
-        let mut strongly_reachable = BitSet::new(n);
-        for (v, &d) in numbering.pre.iter().enumerate() {
-            if d < strongly_reached {
-                strongly_reachable.insert(v);
-            }
-        }
+        // Two scans of the DFS numbers, side by side (by DFS number rather than through
+        // `vertex`: sequential reads instead of scattered writes).
+        let (user_reach, strongly_reachable) = join(
+            threads,
+            || user_root_reach(graph, &numbering),
+            || BitSet::from_fn(n, |v| numbering.pre[v] < strongly_reached),
+        );
         let Numbering {
             pre,
             vertices,
@@ -354,7 +352,7 @@ impl Dominators {
         });
         drop(vertex);
         // Kept in 2 bytes a node (see `ShortSizes`), once the 4-byte sums are done.
-        let retained = ShortSizes::pack(retained.iter());
+        let retained = ShortSizes::pack(n, |v| retained.get(v));
 
         let mut weak_only_size = 0;
         let mut weak_only_count = 0;

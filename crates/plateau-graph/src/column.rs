@@ -576,7 +576,7 @@ struct Coder {
 
 impl Coder {
     /// The 255 commonest of a sample of the values `value` gives for `0..len`.
-    fn sample(len: usize, value: impl Fn(usize) -> u32) -> Coder {
+    fn sample(len: usize, value: impl FnMut(usize) -> u32) -> Coder {
         let step = len.div_ceil(SAMPLE).max(1);
         let mut sample: Vec<u32> = (0..len).step_by(step).map(value).collect();
         sample.sort_unstable();
@@ -693,23 +693,44 @@ impl CodedColumn {
         coder.finish(codes, escapes)
     }
 
-    /// [`pack`](Self::pack) on the values `value` gives for `0..len` (asked for in order, but
-    /// for a sample first), so that a column of another form is packed without a 4-byte copy.
-    pub(crate) fn pack_with(len: usize, value: impl Fn(usize) -> u32) -> CodedColumn {
-        let coder = Coder::sample(len, &value);
-        let most_escapes = len / 4;
-        let mut codes = Vec::with_capacity(len);
-        let mut escapes = Vec::new();
-        for i in 0..len {
-            let v = value(i);
-            let code = coder.code(v);
-            if code == ESCAPE {
-                if escapes.len() == most_escapes {
-                    return CodedColumn::Plain((0..len).map(value).collect());
+    /// [`pack`](Self::pack) on values from a column of another form, without a 4-byte copy
+    /// of it: `make` gives a function from position to value, which is asked for positions
+    /// in increasing order (a sample, then a run), so it may keep a cursor. Big columns are
+    /// coded in two halves side by side, each with a function of its own.
+    pub(crate) fn pack_with<V: FnMut(usize) -> u32>(
+        len: usize,
+        make: impl Fn() -> V + Sync,
+    ) -> CodedColumn {
+        let coder = {
+            let mut value = make();
+            Coder::sample(len, |i| value(i))
+        };
+        let half = if len < 1 << 20 { len } else { len / 2 };
+        let mut codes = vec![0u8; len];
+        let (first, second) = codes.split_at_mut(half);
+        let code = |slots: &mut [u8], from: usize| {
+            let mut value = make();
+            let mut escapes = Vec::new();
+            for (i, slot) in (from..).zip(slots.iter_mut()) {
+                let v = value(i);
+                *slot = coder.code(v);
+                if *slot == ESCAPE {
+                    escapes.push((i as u32, v));
                 }
-                escapes.push((i as u32, v));
             }
-            codes.push(code);
+            escapes
+        };
+        let escapes = std::thread::scope(|scope| {
+            let later = (half < len).then(|| scope.spawn(|| code(second, half)));
+            let mut escapes = code(first, 0);
+            if let Some(later) = later {
+                escapes.extend(later.join().expect("packing does not panic"));
+            }
+            escapes
+        });
+        if escapes.len() > len / 4 {
+            let mut value = make();
+            return CodedColumn::Plain((0..len).map(|i| value(i)).collect());
         }
         coder.finish(codes, escapes)
     }
@@ -934,10 +955,14 @@ impl From<Vec<u32>> for NameColumn {
 }
 
 impl NameColumn {
-    /// The values `value` gives for `0..len`, packed (`value` is asked for each in order, and
-    /// for a sample before): from a column of another form, without a 4-byte copy of it.
-    pub fn pack_with(len: usize, value: impl Fn(usize) -> u32) -> NameColumn {
-        NameColumn(Names::Packed(CodedColumn::pack_with(len, value)))
+    /// The values for `0..len` packed, from a column of another form without a 4-byte copy
+    /// of it: `make` gives a function from position to value, asked for positions in
+    /// increasing order (see `CodedColumn::pack_with`).
+    pub fn pack_with<V: FnMut(usize) -> u32>(
+        len: usize,
+        make: impl Fn() -> V + Sync,
+    ) -> NameColumn {
+        NameColumn(Names::Packed(CodedColumn::pack_with(len, make)))
     }
 
     /// The column packed (a no-op when it is).
@@ -1094,6 +1119,18 @@ mod tests {
             (early_escapes, false),
         ] {
             let packed = CodedColumn::pack(values.clone());
+            // The same through `pack_with`, in two halves, with a function that keeps a
+            // cursor (asked for positions in increasing order only).
+            let with = CodedColumn::pack_with(values.len(), || {
+                let mut last: Option<usize> = None;
+                let values = &values;
+                move |i: usize| {
+                    assert!(last.is_none_or(|l| l < i), "positions in increasing order");
+                    last = Some(i);
+                    values[i]
+                }
+            });
+            assert_eq!(packed, with);
             assert_eq!(matches!(packed, CodedColumn::Coded { .. }), coded);
             assert_eq!(packed.len(), values.len());
             for (i, &v) in values.iter().enumerate() {

@@ -158,12 +158,14 @@ pub(crate) fn build(
     // edits of the edge list, below.
     let edge_names = {
         let (names, kinds) = (&c.edges.names, &c.edges.kinds);
-        NameColumn::pack_with(names.len(), |e| {
-            let name = names.get(e);
-            if kinds[e].name_is_index() {
-                name
-            } else {
-                key_names.get(name as usize).map_or(0, |s| s.0)
+        NameColumn::pack_with(names.len(), || {
+            |e| {
+                let name = names.get(e);
+                if kinds[e].name_is_index() {
+                    name
+                } else {
+                    key_names.get(name as usize).map_or(0, |s| s.0)
+                }
             }
         })
     };
@@ -329,26 +331,28 @@ pub(crate) fn build(
         .collect();
     described.sort_unstable_by_key(|d| d.0);
     let node_names = {
-        // The packing asks for names in node order (a sample first, then all): the next
-        // String is found from the last one's place, not searched for.
-        let next_string = std::cell::Cell::new(0usize);
-        NameColumn::pack_with(n, |v| {
-            if class_objects.contains(v) {
-                if let Ok(at) = described.binary_search_by_key(&(v as u32), |d| d.0) {
-                    return described[at].1 .0;
+        // The packing asks for names in increasing node order: the next String is found
+        // from the last one's place (searched for once, at the first node asked for).
+        let (class_objects, described, string_names) = (&class_objects, &described, &string_names);
+        let (classes, node_classes) = (&classes, &node_classes);
+        NameColumn::pack_with(n, || {
+            let mut next_string: Option<usize> = None;
+            move |v| {
+                if class_objects.contains(v) {
+                    if let Ok(at) = described.binary_search_by_key(&(v as u32), |d| d.0) {
+                        return described[at].1 .0;
+                    }
                 }
-            }
-            let mut at = next_string.get();
-            if at > 0 && string_names[at - 1].0 as usize >= v {
-                at = string_names.partition_point(|s| (s.0 as usize) < v);
-            }
-            while at < string_names.len() && (string_names[at].0 as usize) < v {
-                at += 1;
-            }
-            next_string.set(at);
-            match string_names.get(at) {
-                Some(&(s, name)) if s as usize == v => name.0,
-                _ => classes[node_classes.get(v) as usize].name.0,
+                let mut at = next_string
+                    .unwrap_or_else(|| string_names.partition_point(|s| (s.0 as usize) < v));
+                while at < string_names.len() && (string_names[at].0 as usize) < v {
+                    at += 1;
+                }
+                next_string = Some(at);
+                match string_names.get(at) {
+                    Some(&(s, name)) if s as usize == v => name.0,
+                    _ => classes[node_classes.get(v) as usize].name.0,
+                }
             }
         })
     };
@@ -381,7 +385,7 @@ pub(crate) fn build(
         node_ids,
         node_id_shift,
         self_sizes,
-        node_classes: NameColumn::pack_with(n, |v| node_classes.get(v)),
+        node_classes: NameColumn::pack_with(n, || |v| node_classes.get(v)),
         classes,
         first_edge: std::mem::take(&mut c.nodes.first_edge),
         edge_kinds: std::mem::take(&mut c.edges.kinds),

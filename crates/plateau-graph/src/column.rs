@@ -701,10 +701,7 @@ impl CodedColumn {
         len: usize,
         make: impl Fn() -> V + Sync,
     ) -> CodedColumn {
-        let coder = {
-            let mut value = make();
-            Coder::sample(len, |i| value(i))
-        };
+        let coder = Coder::sample(len, make());
         let half = if len < 1 << 20 { len } else { len / 2 };
         let mut codes = vec![0u8; len];
         let (first, second) = codes.split_at_mut(half);
@@ -729,8 +726,7 @@ impl CodedColumn {
             escapes
         });
         if escapes.len() > len / 4 {
-            let mut value = make();
-            return CodedColumn::Plain((0..len).map(|i| value(i)).collect());
+            return CodedColumn::Plain((0..len).map(make()).collect());
         }
         coder.finish(codes, escapes)
     }

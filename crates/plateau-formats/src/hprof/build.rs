@@ -171,7 +171,17 @@ pub(crate) fn build(
     };
     drop(std::mem::take(&mut c.edges.names));
 
-    let (index, duplicate_ids) = IdIndex::build(&c.nodes.ids);
+    // The class links need only the node columns: found on the second core while the id
+    // index is built.
+    let ((index, duplicate_ids), linked) = std::thread::scope(|scope| {
+        let c = &c;
+        let links = scope.spawn(move || options.class_edges.then(|| class_links(c)));
+        let index = IdIndex::build(&c.nodes.ids);
+        (
+            index,
+            links.join().expect("finding class links does not panic"),
+        )
+    });
     if duplicate_ids > 0 {
         warnings.push(format!(
             "{duplicate_ids} objects repeat an id already seen: references go to the first"
@@ -184,7 +194,6 @@ pub(crate) fn build(
     let threads = thread_roots(&mut c, &index, &mut late);
     hold_classes(&mut c, &index, &mut late);
     let (edge_targets, dangling, edits) = resolve(&mut c, &index, late);
-    let linked = options.class_edges.then(|| class_links(&c));
     let root_nodes: Vec<Option<u32>> = c
         .roots
         .iter()
@@ -252,31 +261,15 @@ pub(crate) fn build(
     // until the graph's packed one is made from it.
     let mut node_classes = std::mem::take(&mut c.nodes.classes);
     node_classes.replace_none(java_lang_class);
-    // Collections' lengths, while array lengths are still at hand.
-    let mut counted = std::mem::take(&mut c.counted);
-    let stored = {
-        let kinds = &c.nodes.kinds;
-        let raw = &c.nodes.raw;
-        let view = collections::EdgeView {
-            edges: EdgeColumns {
-                first_edge: &c.nodes.first_edge,
-                kinds: &c.edges.kinds,
-                names: &edge_names,
-                targets: &edge_targets,
-            },
-            strings: &strings,
-            array_length: &|node: NodeId| raw.get(node.index()),
-            is_array: &|node: NodeId| kinds[node.index()] == NodeKind::Array,
-        };
-        collections::stored_collections(&mut counted, &view)
-    };
-    drop(counted);
-
-    // Shallow sizes on this core while the Strings are named on another: independent work
-    // over the same read-only columns. The sizes take the place of the counts they are made
+    // Collections' lengths (while array lengths are still at hand), then shallow sizes on
+    // this core while the Strings are named on another (the longer of the two): independent
+    // work over the same read-only columns. The collections find fields by name id (the
+    // naming adds strings meanwhile); the sizes take the place of the counts they are made
     // from (field bytes, array lengths), so the two never coexist (121 MiB at 2 GB).
+    let mut counted = std::mem::take(&mut c.counted);
+    let name_id = |name: &str| interned.get(name).map(|s| s.0);
     let raw = std::mem::take(&mut c.nodes.raw);
-    let (self_sizes, undefined_instances, string_names) = {
+    let (stored, self_sizes, undefined_instances, string_names) = {
         let c = &c;
         let sizing = SizeRules {
             pointer,
@@ -296,17 +289,28 @@ pub(crate) fn build(
         let classes = &classes;
         let node_classes = &node_classes;
         let class_objects = &class_objects;
+        let counted = &mut counted;
+        let name_id = &name_id;
         std::thread::scope(|scope| {
             let named =
                 scope.spawn(move || name_strings(c, strings, classes, node_classes, &edges));
+            let view = collections::EdgeView {
+                edges,
+                name_id,
+                array_length: &|node: NodeId| raw.get(node.index()),
+                is_array: &|node: NodeId| c.nodes.kinds[node.index()] == NodeKind::Array,
+            };
+            let stored = collections::stored_collections(counted, &view);
             let (sizes, undefined) = shallow_sizes(c, raw, node_classes, class_objects, &sizing);
             (
+                stored,
                 sizes,
                 undefined,
                 named.join().expect("naming Strings does not panic"),
             )
         })
     };
+    drop(counted);
     // The threads' names are the last use of the short arrays' contents: their store goes
     // before the node names are made (95 MiB at 2 GB).
     let edges = EdgeColumns {

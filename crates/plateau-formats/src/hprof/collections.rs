@@ -7,7 +7,7 @@
 //! A class is recognised by its place in the hierarchy: a subclass of `LinkedHashMap`
 //! (an LRU overriding `removeEldestEntry`) is a map like its ancestor.
 
-use plateau_graph::{CollectionShape, EdgeKind, NameColumn, NodeId, StoredCollection, StringTable};
+use plateau_graph::{CollectionShape, EdgeKind, NameColumn, NodeId, StoredCollection};
 
 use super::reader::Layout;
 
@@ -302,7 +302,8 @@ impl EdgeColumns<'_> {
 
 pub(crate) struct EdgeView<'a> {
     pub(crate) edges: EdgeColumns<'a>,
-    pub(crate) strings: &'a StringTable,
+    /// The string id of a field name, if any field has it.
+    pub(crate) name_id: &'a dyn Fn(&str) -> Option<u32>,
     /// Array lengths by node (other nodes: anything).
     pub(crate) array_length: &'a dyn Fn(NodeId) -> u64,
     pub(crate) is_array: &'a dyn Fn(NodeId) -> bool,
@@ -313,12 +314,13 @@ impl EdgeView<'_> {
         if name.is_empty() {
             return None;
         }
+        let id = (self.name_id)(name)?;
         let edges = &self.edges;
         edges
             .of(node as usize)
             .find(|&e| {
                 matches!(edges.kinds[e], EdgeKind::Property | EdgeKind::Weak)
-                    && self.strings.get(plateau_graph::StrId(edges.names.get(e))) == name
+                    && edges.names.get(e) == id
             })
             .map(|e| edges.targets[e])
     }

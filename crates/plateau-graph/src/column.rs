@@ -489,14 +489,7 @@ impl ShortSizes {
             long
         });
         long.shrink_to_fit();
-        let mut buckets = Vec::with_capacity((short.len() >> BUCKET_BITS) + 2);
-        let mut at = 0usize;
-        for b in 0..(short.len() >> BUCKET_BITS) + 2 {
-            while at < long.len() && (long[at].0 as usize) < b << BUCKET_BITS {
-                at += 1;
-            }
-            buckets.push(at as u32);
-        }
+        let buckets = bucket_starts(short.len(), &long);
         ShortSizes {
             shift,
             short,
@@ -552,6 +545,21 @@ pub(crate) enum CodedColumn {
 }
 
 const BUCKET_BITS: u32 = 8;
+
+/// For a column of `len` values and its values kept beside (`(position, value)`, by
+/// position): where each bucket of `1 << BUCKET_BITS` positions starts among them, and one
+/// more, so that a lookup searches a few entries, not millions.
+fn bucket_starts<T>(len: usize, beside: &[(u32, T)]) -> Vec<u32> {
+    let mut buckets = Vec::with_capacity((len >> BUCKET_BITS) + 2);
+    let mut at = 0usize;
+    for b in 0..(len >> BUCKET_BITS) + 2 {
+        while at < beside.len() && (beside[at].0 as usize) < b << BUCKET_BITS {
+            at += 1;
+        }
+        buckets.push(at as u32);
+    }
+    buckets
+}
 
 const ESCAPE: u8 = u8::MAX;
 /// Values sampled to choose the dictionary.
@@ -631,14 +639,7 @@ impl Coder {
     fn finish(self, codes: Vec<u8>, mut escapes: Vec<(u32, u32)>) -> CodedColumn {
         escapes.shrink_to_fit();
         let len = codes.len();
-        let mut buckets = Vec::with_capacity((len >> BUCKET_BITS) + 2);
-        let mut at = 0usize;
-        for b in 0..(len >> BUCKET_BITS) + 2 {
-            while at < escapes.len() && (escapes[at].0 as usize) < b << BUCKET_BITS {
-                at += 1;
-            }
-            buckets.push(at as u32);
-        }
+        let buckets = bucket_starts(len, &escapes);
         CodedColumn::Coded {
             codes,
             dictionary: self.dictionary,
@@ -860,14 +861,7 @@ impl CodedColumn {
             }
         }
         out_escapes.sort_unstable_by_key(|e| e.0);
-        let mut buckets = Vec::with_capacity((out_codes.len() >> BUCKET_BITS) + 2);
-        let mut e = 0usize;
-        for b in 0..(out_codes.len() >> BUCKET_BITS) + 2 {
-            while e < out_escapes.len() && (out_escapes[e].0 as usize) < b << BUCKET_BITS {
-                e += 1;
-            }
-            buckets.push(e as u32);
-        }
+        let buckets = bucket_starts(out_codes.len(), &out_escapes);
         CodedColumn::Coded {
             codes: out_codes,
             dictionary,

@@ -326,22 +326,39 @@ impl Dominators {
         flat.truncate(n);
         flat.shrink_to_fit();
         let vertex = flat;
+        // Self sizes first, in two halves side by side; then the sums, beside the count of
+        // what only weak edges hold.
         let mut retained = U64Column::filled(n, graph.total_size());
-        match &mut retained {
-            U64Column::Narrow(r) => {
-                for (slot, size) in r.iter_mut().zip(graph.self_sizes()) {
-                    // Fits: no size exceeds the total, which fits.
-                    *slot = size as u32;
+        let self_size = |v: usize| graph.self_size(NodeId(v as u32));
+        fn fill<T: Send>(slots: &mut [T], threads: usize, size: &(impl Fn(usize) -> T + Sync)) {
+            let half = slots.len() / 2;
+            let (first, second) = slots.split_at_mut(half);
+            let put = |slots: &mut [T], from: usize| {
+                for (v, slot) in (from..).zip(slots.iter_mut()) {
+                    *slot = size(v);
                 }
-                accumulate(r, &vertex, &idom_node);
+            };
+            join(threads, || put(first, 0), || put(second, half));
+        }
+        let weak_only = || {
+            let (mut size, mut count) = (0u64, 0usize);
+            for v in (0..n).filter(|&v| !strongly_reachable.contains(v)) {
+                size += self_size(v);
+                count += 1;
+            }
+            (size, count)
+        };
+        let (weak_only_size, weak_only_count) = match &mut retained {
+            U64Column::Narrow(r) => {
+                // Fits: no size exceeds the total, which fits.
+                fill(r, threads, &|v| self_size(v) as u32);
+                join(threads, || accumulate(r, &vertex, &idom_node), weak_only).1
             }
             U64Column::Wide(r) => {
-                for (slot, size) in r.iter_mut().zip(graph.self_sizes()) {
-                    *slot = size;
-                }
-                accumulate(r, &vertex, &idom_node);
+                fill(r, threads, &self_size);
+                join(threads, || accumulate(r, &vertex, &idom_node), weak_only).1
             }
-        }
+        };
         let dominated = options.subtree_counts.then(|| {
             let mut counts = vec![1u32; n];
             for &v in vertex[1..].iter().rev() {
@@ -354,14 +371,6 @@ impl Dominators {
         // Kept in 2 bytes a node (see `ShortSizes`), once the 4-byte sums are done.
         let retained = ShortSizes::pack(n, |v| retained.get(v));
 
-        let mut weak_only_size = 0;
-        let mut weak_only_count = 0;
-        for (v, size) in graph.self_sizes().enumerate() {
-            if !strongly_reachable.contains(v) {
-                weak_only_size += size;
-                weak_only_count += 1;
-            }
-        }
         let dominators = Dominators {
             idom: idom_node,
             retained,

@@ -456,16 +456,10 @@ impl ShortSizes {
     /// The values `value` gives for `0..len`; big columns in two halves side by side.
     pub(crate) fn pack(len: usize, value: impl Fn(usize) -> u64 + Sync) -> ShortSizes {
         let half = if len < 1 << 20 { len } else { len / 2 };
-        let both = |a: &(dyn Fn() -> u64 + Sync), b: &(dyn Fn() -> u64 + Sync)| {
-            std::thread::scope(|scope| {
-                let second = scope.spawn(b);
-                a() | second.join().expect("packing does not panic")
-            })
-        };
+        let threads = if half < len { 2 } else { 1 };
         let or_of = |range: std::ops::Range<usize>| range.fold(0u64, |all, i| all | value(i));
-        let shift = both(&|| or_of(0..half), &|| or_of(half..len))
-            .trailing_zeros()
-            .min(32);
+        let (low, high) = crate::join(threads, || or_of(0..half), || or_of(half..len));
+        let shift = (low | high).trailing_zeros().min(32);
         let mut short = vec![0u16; len];
         let (first, second) = short.split_at_mut(half);
         let code = |slots: &mut [u16], from: usize| {
@@ -482,12 +476,8 @@ impl ShortSizes {
             }
             long
         };
-        let mut long = std::thread::scope(|scope| {
-            let later = scope.spawn(|| code(second, half));
-            let mut long = code(first, 0);
-            long.extend(later.join().expect("packing does not panic"));
-            long
-        });
+        let (mut long, later) = crate::join(threads, || code(first, 0), || code(second, half));
+        long.extend(later);
         long.shrink_to_fit();
         let buckets = bucket_starts(short.len(), &long);
         ShortSizes {
@@ -718,14 +708,9 @@ impl CodedColumn {
             }
             escapes
         };
-        let escapes = std::thread::scope(|scope| {
-            let later = (half < len).then(|| scope.spawn(|| code(second, half)));
-            let mut escapes = code(first, 0);
-            if let Some(later) = later {
-                escapes.extend(later.join().expect("packing does not panic"));
-            }
-            escapes
-        });
+        let threads = if half < len { 2 } else { 1 };
+        let (mut escapes, later) = crate::join(threads, || code(first, 0), || code(second, half));
+        escapes.extend(later);
         if escapes.len() > len / 4 {
             return CodedColumn::Plain((0..len).map(make()).collect());
         }

@@ -14,7 +14,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::column::ShortSizes;
-use crate::{prefetch, BitSet, EdgeId, EdgeStarts, HeapGraph, NodeId, U64Column};
+use crate::{join, prefetch, BitSet, EdgeId, EdgeStarts, HeapGraph, NodeId, U64Column};
 
 const NONE: u32 = u32::MAX;
 
@@ -125,12 +125,7 @@ impl Dominators {
     /// [`compute`](Self::compute) with options: subtree counts (the snapshot diff wants
     /// them).
     pub fn compute_with(graph: &HeapGraph, options: &DominatorOptions) -> Dominators {
-        let threads = if graph.edge_count() < PARALLEL_MIN_EDGES {
-            1
-        } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
-        };
-        Self::compute_on(graph, options, threads, || ()).0
+        Self::compute_on(graph, options, threads_for(graph), || ()).0
     }
 
     /// [`compute_with`](Self::compute_with), with `beside` run on the second core once the
@@ -141,12 +136,7 @@ impl Dominators {
         options: &DominatorOptions,
         beside: impl FnOnce() -> T + Send,
     ) -> (Dominators, T) {
-        let threads = if graph.edge_count() < PARALLEL_MIN_EDGES {
-            1
-        } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
-        };
-        Self::compute_on(graph, options, threads, beside)
+        Self::compute_on(graph, options, threads_for(graph), beside)
     }
 
     /// [`compute_with`](Self::compute_with) on `threads` threads; the result does not
@@ -637,25 +627,18 @@ impl Predecessors {
     }
 }
 
-/// `a` and `b`, on two threads when `threads` allows.
-fn join<A: Send, B: Send>(
-    threads: usize,
-    a: impl FnOnce() -> A + Send,
-    b: impl FnOnce() -> B + Send,
-) -> (A, B) {
-    if threads > 1 {
-        std::thread::scope(|scope| {
-            let b = scope.spawn(b);
-            (a(), b.join().expect("a dominator pass does not panic"))
-        })
+/// How many threads the passes over `graph` use.
+fn threads_for(graph: &HeapGraph) -> usize {
+    if graph.edge_count() < PARALLEL_MIN_EDGES {
+        1
     } else {
-        (a(), b())
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
     }
 }
 
 /// Signed integers as zigzag LEB128: one byte each below 64 in magnitude. For arrays a phase
-/// does not read, kept small until it is done with (see [`Varints::deltas`] and
-/// [`Varints::distances`]).
+/// does not read, kept small until it is done with (the DFS order as deltas, the parents as
+/// distances below their vertex: see `Numbering`).
 struct Varints {
     bytes: Vec<u8>,
     len: usize,

@@ -48,6 +48,22 @@ pub use paths::RetainerPaths;
 pub use prefetch::prefetch;
 pub use strings::StringTable;
 
+/// `a` and `b`, on two threads when `threads` allows (big passes that split in two).
+pub(crate) fn join<A: Send, B: Send>(
+    threads: usize,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if threads > 1 {
+        std::thread::scope(|scope| {
+            let b = scope.spawn(b);
+            (a(), b.join().expect("a graph pass does not panic"))
+        })
+    } else {
+        (a(), b())
+    }
+}
+
 /// A small deterministic generator (xorshift64) for the unit tests' random graphs and columns.
 #[cfg(test)]
 pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {

@@ -748,9 +748,6 @@ fn frame_text(c: &Collected, frame_id: u64) -> Option<String> {
     Some(format!("{class}.{}({place})", text(f.method)))
 }
 
-/// Turns raw target ids into nodes, in place, dropping references to ids no object has,
-/// and inserts the late edges after their source's own. The lookups (a third of the build)
-/// run on two threads; the compaction and the insertion are one sequential pass.
 /// What [`resolve`] did to the edge list, for the name column packed before it: the old
 /// positions dropped, and the late edges inserted (old position, kind, name key), by position.
 struct EdgeEdits {
@@ -758,6 +755,10 @@ struct EdgeEdits {
     inserted: Vec<(u32, EdgeKind, u32)>,
 }
 
+/// Turns raw target ids into nodes, in place, dropping references to ids no object has,
+/// and inserts the late edges after their source's own. The lookups (a third of the build)
+/// run on two threads and note the references to drop as they go; the compaction and the
+/// insertion are one sequential pass.
 fn resolve(
     c: &mut Collected,
     index: &IdIndex,
@@ -766,16 +767,18 @@ fn resolve(
     let ids = &c.nodes.ids;
     // Targets and the id column are both encoded: compared as they are.
     let lookup = |raw: u64| index.get(ids, raw).unwrap_or(MISSING);
-    // Resolves `targets` in place; the ids a few places on are asked for early (the
-    // index's window first, then the ids column). Many references go to a few objects
-    // (shared Strings, enum constants, cached boxes, the Class objects of `java.lang.Class`
-    // fields), some in short runs the index keeps in a hash map after trying its long runs:
-    // a small table of recent answers, by a few bits of the id, answers those (still about
-    // a third fewer `IdIndex::get` samples at 2 GB since the `<class>` links, its first
-    // purpose, stopped being references).
-    let resolve_all = |targets: &mut [u32]| {
+    // Resolves `targets` in place, returning the positions (from `offset`) of those no
+    // object has; the ids a few places on are asked for early (the index's window first,
+    // then the ids column). Many references go to a few objects (shared Strings, enum
+    // constants, cached boxes, the Class objects of `java.lang.Class` fields), some in short
+    // runs the index keeps in a hash map after trying its long runs: a small table of
+    // recent answers, by a few bits of the id, answers those (still about a third fewer
+    // `IdIndex::get` samples at 2 GB since the `<class>` links, its first purpose, stopped
+    // being references).
+    let resolve_all = |targets: &mut [u32], offset: usize| -> Vec<u32> {
         const RECENT: usize = 1 << 12;
         let mut recent = vec![(0u32, MISSING); RECENT];
+        let mut missing = Vec::new();
         for i in 0..targets.len() {
             if let Some(&far) = targets.get(i + 16) {
                 index.prefetch(ids, far as u64, 0);
@@ -785,7 +788,7 @@ fn resolve(
             }
             let raw = targets[i];
             let slot = (raw ^ (raw >> 12)) as usize % RECENT;
-            targets[i] = match recent[slot] {
+            let node = match recent[slot] {
                 (id, node) if id == raw => node,
                 _ => {
                     let node = lookup(raw as u64);
@@ -793,29 +796,46 @@ fn resolve(
                     node
                 }
             };
+            if node == MISSING {
+                missing.push((offset + i) as u32);
+            }
+            targets[i] = node;
         }
+        missing
     };
-    let out: Vec<u32> = match std::mem::take(&mut c.edges.targets) {
+    let resolve_wide = |out: &mut [u32], raw: &[u64], offset: usize| -> Vec<u32> {
+        let mut missing = Vec::new();
+        for (i, (t, &raw)) in out.iter_mut().zip(raw).enumerate() {
+            *t = lookup(raw);
+            if *t == MISSING {
+                missing.push((offset + i) as u32);
+            }
+        }
+        missing
+    };
+    let (out, dropped): (Vec<u32>, Vec<u32>) = match std::mem::take(&mut c.edges.targets) {
         U64Column::Narrow(mut v) => {
             let half = v.len() / 2;
             let (a, b) = v.split_at_mut(half);
-            std::thread::scope(|scope| {
-                scope.spawn(|| resolve_all(a));
-                resolve_all(b);
+            let (mut dropped, second) = std::thread::scope(|scope| {
+                let first = scope.spawn(|| resolve_all(a, 0));
+                let second = resolve_all(b, half);
+                (first.join().expect("lookups do not panic"), second)
             });
-            v
+            dropped.extend(second);
+            (v, dropped)
         }
         U64Column::Wide(v) => {
             let mut out = vec![0u32; v.len()];
             let half = v.len() / 2;
             let (a, b) = out.split_at_mut(half);
-            std::thread::scope(|scope| {
-                scope.spawn(|| a.iter_mut().zip(&v).for_each(|(t, &raw)| *t = lookup(raw)));
-                b.iter_mut()
-                    .zip(&v[half..])
-                    .for_each(|(t, &raw)| *t = lookup(raw));
+            let (mut dropped, second) = std::thread::scope(|scope| {
+                let first = scope.spawn(|| resolve_wide(a, &v[..half], 0));
+                let second = resolve_wide(b, &v[half..], half);
+                (first.join().expect("lookups do not panic"), second)
             });
-            out
+            dropped.extend(second);
+            (out, dropped)
         }
     };
     // Stable: late edges keep their order within a source.
@@ -824,11 +844,12 @@ fn resolve(
         .iter()
         .map(|l| (l.src, l.kind, l.name, lookup(l.target)))
         .collect();
-    let edits = edge_edits(&c.nodes.first_edge, &out, &late);
+    let edits = edge_edits(&c.nodes.first_edge, dropped, &late);
     let (targets, kinds, dangling) = compact_edges(
         &mut c.nodes.first_edge,
         out,
         std::mem::take(&mut c.edges.kinds),
+        &edits.dropped,
         &late,
     );
     c.edges.kinds = kinds;
@@ -857,16 +878,14 @@ fn class_links(c: &Collected) -> BitSet {
 }
 
 /// The edits [`compact_edges`] makes, in old positions: the edges whose target is
-/// [`MISSING`] go, each late edge goes in after its source's own edges.
+/// [`MISSING`] go (`dropped`, ascending), each late edge goes in after its source's own.
 fn edge_edits(
     first_edge: &[u32],
-    targets: &[u32],
+    dropped: Vec<u32>,
     late: &[(u32, EdgeKind, u32, u32)],
 ) -> EdgeEdits {
     EdgeEdits {
-        dropped: (0..targets.len() as u32)
-            .filter(|&e| targets[e as usize] == MISSING)
-            .collect(),
+        dropped,
         inserted: late
             .iter()
             .filter(|l| l.3 != MISSING)
@@ -878,84 +897,88 @@ fn edge_edits(
 /// A target no object has: the edge is dropped.
 const MISSING: u32 = u32::MAX;
 
-/// Drops the edges whose target is [`MISSING`] and inserts `late` edges (`(source, kind,
-/// name, target)`, sorted by source) after their source's own, in place. Both are rare
-/// (hundreds of each among 67 M edges at 2 GB), so the columns move a run at a time between
-/// them: the drops front to back, then the insertions back to front. Returns the columns
-/// and how many references count as dangling.
+/// Drops the edges at `dropped` (ascending positions, whose targets are [`MISSING`]) and
+/// inserts `late` edges (`(source, kind, name, target)`, sorted by source) after their
+/// source's own, in place. Both are rare (hundreds of each among 67 M edges at 2 GB), so
+/// the columns move a run at a time between them, each edge once: the runs that move down
+/// front to back, then those that move up back to front, so that no run is written over
+/// before it is read (the runs keep their order, so a run's new place never reaches below
+/// the new place of one before it). Returns the columns and how many references count as
+/// dangling.
 fn compact_edges(
     first_edge: &mut [u32],
     mut targets: Vec<u32>,
     mut kinds: Vec<EdgeKind>,
+    dropped: &[u32],
     late: &[(u32, EdgeKind, u32, u32)],
 ) -> (Vec<u32>, Vec<EdgeKind>, u64) {
-    let mut dangling = 0u64;
-    let dropped: Vec<usize> = (0..targets.len())
-        .filter(|&e| targets[e] == MISSING)
-        .collect();
-    if !dropped.is_empty() {
-        let mut write = dropped[0];
-        for (k, &at) in dropped.iter().enumerate() {
-            dangling += 1;
-            let run = at + 1..dropped.get(k + 1).copied().unwrap_or(targets.len());
-            targets.copy_within(run.clone(), write);
-            kinds.copy_within(run.clone(), write);
-            write += run.len();
-        }
-        targets.truncate(write);
-        kinds.truncate(write);
-        // Each node's edges start earlier by the drops before them.
-        let mut before = 0;
-        for f in first_edge.iter_mut() {
-            while before < dropped.len() && dropped[before] < *f as usize {
-                before += 1;
-            }
-            *f -= before as u32;
-        }
-    }
+    let all_late = late.len();
     let late: Vec<(u32, EdgeKind, u32, u32)> = late
         .iter()
         .copied()
-        .filter(|&(.., target)| {
-            let keep = target != MISSING;
-            dangling += !keep as u64;
-            keep
-        })
+        .filter(|&(.., target)| target != MISSING)
         .collect();
-    if !late.is_empty() {
-        let old = targets.len();
-        let total = old + late.len();
+    let dangling = (dropped.len() + all_late - late.len()) as u64;
+    let old = targets.len();
+    // Runs of kept edges (old start, old end, new start), and where each late edge goes.
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+    let mut placed: Vec<usize> = Vec::with_capacity(late.len());
+    let (mut at, mut write, mut next_drop, mut next_late) = (0usize, 0usize, 0usize, 0usize);
+    loop {
+        let drop_at = dropped.get(next_drop).map_or(old, |&d| d as usize);
+        // A late edge goes in before the first edge after its source's own.
+        let late_at = late
+            .get(next_late)
+            .map_or(usize::MAX, |l| first_edge[l.0 as usize + 1] as usize);
+        let stop = drop_at.min(late_at).min(old);
+        if stop > at {
+            runs.push((at, stop, write));
+            write += stop - at;
+            at = stop;
+        }
+        if late_at <= drop_at && late_at != usize::MAX {
+            placed.push(write);
+            write += 1;
+            next_late += 1;
+        } else if drop_at < old {
+            at = drop_at + 1;
+            next_drop += 1;
+        } else {
+            break;
+        }
+    }
+    let total = write;
+    if total > old {
         targets.resize(total, MISSING);
         kinds.resize(total, EdgeKind::Internal);
-        // From the last source back: the edges after a source's own move up by the late
-        // edges of it and the sources before it, which go in just below them.
-        let (mut end, mut write_end, mut group_end) = (old, total, late.len());
-        while group_end > 0 {
-            let source = late[group_end - 1].0;
-            let group_start = late[..group_end].partition_point(|l| l.0 < source);
-            let insert_at = first_edge[source as usize + 1] as usize;
-            let moved = insert_at..end;
-            let dest = write_end - moved.len();
-            targets.copy_within(moved.clone(), dest);
-            kinds.copy_within(moved, dest);
-            write_end = dest - (group_end - group_start);
-            for (slot, &(_, kind, _, target)) in
-                (write_end..dest).zip(&late[group_start..group_end])
-            {
-                targets[slot] = target;
-                kinds[slot] = kind;
-            }
-            end = insert_at;
-            group_end = group_start;
-        }
-        debug_assert_eq!(write_end, end);
-        // Each node's edges start later by the late edges of the sources before it.
-        let mut before = 0;
+    }
+    let mut move_run = |&(start, end, to): &(usize, usize, usize)| {
+        targets.copy_within(start..end, to);
+        kinds.copy_within(start..end, to);
+    };
+    runs.iter().filter(|r| r.2 < r.0).for_each(&mut move_run);
+    runs.iter()
+        .rev()
+        .filter(|r| r.2 > r.0)
+        .for_each(&mut move_run);
+    for (&slot, &(_, kind, _, target)) in placed.iter().zip(&late) {
+        targets[slot] = target;
+        kinds[slot] = kind;
+    }
+    targets.truncate(total);
+    kinds.truncate(total);
+    // Each node's edges start earlier by the drops before them, and later by the late
+    // edges of the sources before it.
+    if !dropped.is_empty() || !late.is_empty() {
+        let (mut drops_before, mut late_before) = (0, 0);
         for (node, f) in first_edge.iter_mut().enumerate() {
-            while before < late.len() && (late[before].0 as usize) < node {
-                before += 1;
+            while drops_before < dropped.len() && (dropped[drops_before] as usize) < *f as usize {
+                drops_before += 1;
             }
-            *f += before as u32;
+            while late_before < late.len() && (late[late_before].0 as usize) < node {
+                late_before += 1;
+            }
+            *f = *f - drops_before as u32 + late_before as u32;
         }
     }
     (targets, kinds, dangling)
@@ -1369,12 +1392,15 @@ mod tests {
         names: Vec<u32>,
         late: &[(u32, EdgeKind, u32, u32)],
     ) -> (Vec<u32>, Vec<EdgeKind>, Vec<u32>, u64) {
-        let edits = edge_edits(first_edge, &targets, late);
+        let dropped = (0..targets.len() as u32)
+            .filter(|&e| targets[e as usize] == MISSING)
+            .collect();
+        let edits = edge_edits(first_edge, dropped, late);
         let inserted: Vec<(u32, u32)> = edits.inserted.iter().map(|&(at, _, n)| (at, n)).collect();
         let names = NameColumn::from(names)
             .pack()
             .edited(&edits.dropped, &inserted);
-        let (t, k, dangling) = compact_edges(first_edge, targets, kinds, late);
+        let (t, k, dangling) = compact_edges(first_edge, targets, kinds, &edits.dropped, late);
         let nm = (0..names.len()).map(|i| names.get(i)).collect();
         (t, k, nm, dangling)
     }

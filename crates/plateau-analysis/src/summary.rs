@@ -179,63 +179,68 @@ pub fn summarize_counted(
     counted: Option<(Vec<DuplicateString>, u64)>,
 ) -> HeapSummary {
     let redaction = options.redaction;
-    let top_nodes = top_retainers(graph, dom, options.top);
-    let collections = largest_collections(graph, dom, options.top);
-    let targets: Vec<NodeId> = top_nodes
-        .iter()
-        .copied()
-        .chain(collections.iter().map(|c| c.node))
-        .collect();
     let is_suspect =
         |node: NodeId| dom.retained_size(node) as f64 >= SUSPECT_SHARE * graph.total_size() as f64;
-    // The path search (which stops once it has reached the rows chosen) on a second core; on
-    // this one the dominator tree (8 bytes a node) serves the class table and the
-    // accumulation points. None of the three passes' working memory meets another's: when
-    // the dominators tell which nodes the user roots reach, the search is short (see
+    // The rows chosen and the path search to them (which stops once it has reached them) on
+    // a second core; on this one the dominator tree (8 bytes a node) serves the class table
+    // and the accumulation points. None of the three passes' working memory meets another's:
+    // when the dominators tell which nodes the user roots reach, the search is short (see
     // `RetainerPaths::compute_to_with`) and ends, beside the duplicate strings' count and the
     // tree's counts, before the tree's lists are made (2 GB Java heap: the summary's peak
-    // 1,092 -> about 970 MiB);
-    // otherwise it is long and runs beside everything, the strings counted once the tree is
-    // gone.
+    // 1,092 -> about 970 MiB); otherwise it is long and runs beside everything, the strings
+    // counted once the tree is gone.
     let user_reach = dom.user_root_reach();
-    let (paths, mut classes, accumulations, (dups, duplicate_strings_wasted)) =
-        std::thread::scope(|scope| {
-            let search = || RetainerPaths::compute_to_with(graph, &targets, user_reach);
-            let (mut searching, mut searched, mut dups) = (None, None, counted);
-            let tree = if user_reach.is_some() {
-                let handle = scope.spawn(search);
-                if dups.is_none() {
-                    dups = Some(duplicate_strings(graph, options.top));
-                }
-                // The tree's smaller half fits beside the search; its lists wait for its end.
-                let counts = dom.tree_counts();
-                searched = Some(
-                    handle
-                        .join()
-                        .expect("the retainer-path search does not panic"),
-                );
-                counts.fill(dom)
-            } else {
-                searching = Some(scope.spawn(search));
-                dom.tree()
-            };
-            let classes = class_rows(graph, class_histogram_with(graph, dom, &tree));
-            let accumulations: Vec<Option<Accumulation>> = top_nodes
-                .iter()
-                .map(|&node| {
-                    is_suspect(node).then(|| accumulation_point(graph, dom, &tree, node, redaction))
-                })
-                .collect();
-            drop(tree);
-            let dups = dups.unwrap_or_else(|| duplicate_strings(graph, options.top));
-            let paths = match searching {
-                Some(handle) => handle
-                    .join()
-                    .expect("the retainer-path search does not panic"),
-                None => searched.expect("searched before the tree"),
-            };
-            (paths, classes, accumulations, dups)
-        });
+    let choose_and_search = || {
+        let top_nodes = top_retainers(graph, dom, options.top);
+        let collections = largest_collections(graph, dom, options.top);
+        let targets: Vec<NodeId> = top_nodes
+            .iter()
+            .copied()
+            .chain(collections.iter().map(|c| c.node))
+            .collect();
+        let paths = RetainerPaths::compute_to_with(graph, &targets, user_reach);
+        (top_nodes, collections, paths)
+    };
+    let (
+        mut classes,
+        (top_nodes, collections, paths),
+        accumulations,
+        (dups, duplicate_strings_wasted),
+    ) = std::thread::scope(|scope| {
+        let search = scope.spawn(choose_and_search);
+        let join = |search: std::thread::ScopedJoinHandle<'_, _>| {
+            search
+                .join()
+                .expect("the retainer-path search does not panic")
+        };
+        let (mut search, mut searched, mut dups) = (Some(search), None, counted);
+        let tree = if user_reach.is_some() {
+            if dups.is_none() {
+                dups = Some(duplicate_strings(graph, options.top));
+            }
+            // The tree's smaller half fits beside the search; its lists wait for its end.
+            let counts = dom.tree_counts();
+            searched = search.take().map(join);
+            counts.fill(dom)
+        } else {
+            dom.tree()
+        };
+        let classes = class_rows(graph, class_histogram_with(graph, dom, &tree));
+        let searched = match search {
+            Some(search) => join(search),
+            None => searched.expect("searched before the tree"),
+        };
+        let accumulations: Vec<Option<Accumulation>> = searched
+            .0
+            .iter()
+            .map(|&node| {
+                is_suspect(node).then(|| accumulation_point(graph, dom, &tree, node, redaction))
+            })
+            .collect();
+        drop(tree);
+        let dups = dups.unwrap_or_else(|| duplicate_strings(graph, options.top));
+        (classes, searched, accumulations, dups)
+    });
     for c in &mut classes {
         c.name = redaction.class(&c.name);
     }

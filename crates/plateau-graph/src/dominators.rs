@@ -18,6 +18,9 @@ use crate::{join, prefetch, BitSet, EdgeId, EdgeStarts, HeapGraph, NodeId, U64Co
 
 const NONE: u32 = u32::MAX;
 
+/// Below this many nodes the tree is filled on one core.
+const PARALLEL_MIN_NODES: usize = 1 << 20;
+
 /// How many edges or predecessors ahead the passes over them prefetch what they will read.
 const AHEAD: usize = 16;
 
@@ -88,20 +91,61 @@ pub struct TreeCounts {
 
 impl TreeCounts {
     /// The children lists, filled from each group's end with nodes from the last down, so
-    /// they come out in node order without a second cursor array.
+    /// they come out in node order without a second cursor array. On a big tree, the groups
+    /// of the first half of the parents and those of the second are filled side by side.
     pub fn fill(self, dom: &Dominators) -> DominatorTree {
+        let split = dom.idom.len() >= PARALLEL_MIN_NODES;
+        self.fill_on(dom, split)
+    }
+
+    /// [`fill`](Self::fill), `split` in two halves side by side or not (the lists are the
+    /// same either way).
+    fn fill_on(self, dom: &Dominators, split: bool) -> DominatorTree {
         let TreeCounts {
             parents,
             ends: mut first_child,
         } = self;
         let total = first_child.last().copied().unwrap_or(0);
         let mut children = vec![NodeId(0); total as usize];
-        for (v, d) in dom.idom.iter().enumerate().rev() {
-            if d.index() != v {
-                let k = parents.rank(d.index()).expect("a dominator is marked") as usize;
-                first_child[k] -= 1;
-                children[first_child[k] as usize] = NodeId(v as u32);
+        // The children of the parents in `nodes` (those of ranks `from..`), into their
+        // groups' slots (`firsts`, `kids`: from rank `from`, and from slot `offset`).
+        let put = |nodes: std::ops::Range<usize>,
+                   (from, offset): (u32, u32),
+                   firsts: &mut [u32],
+                   kids: &mut [NodeId]| {
+            for (v, d) in dom.idom.iter().enumerate().rev() {
+                if d.index() != v && nodes.contains(&d.index()) {
+                    let k = parents.rank(d.index()).expect("a dominator is marked") - from;
+                    let slot = &mut firsts[k as usize];
+                    *slot -= 1;
+                    kids[(*slot - offset) as usize] = NodeId(v as u32);
+                }
             }
+        };
+        let n = dom.idom.len();
+        let count = parents.count();
+        let half = count / 2;
+        if !split || half == 0 {
+            put(0..n, (0, 0), &mut first_child, &mut children);
+        } else {
+            // Parents are ranked in node order: the second half starts at the node of rank
+            // `half`, and its groups where the first half's end.
+            let split_node = parents.bits.ones().nth(half).expect("half of the parents");
+            let split_slot = first_child[half - 1];
+            let (low_firsts, high_firsts) = first_child.split_at_mut(half);
+            let (low_kids, high_kids) = children.split_at_mut(split_slot as usize);
+            join(
+                2,
+                || put(0..split_node, (0, 0), low_firsts, low_kids),
+                || {
+                    put(
+                        split_node..n,
+                        (half as u32, split_slot),
+                        high_firsts,
+                        high_kids,
+                    )
+                },
+            );
         }
         DominatorTree {
             parents,
@@ -208,9 +252,20 @@ impl Dominators {
         // that its memory can hold the order and the dominators afterwards.
         let mut flat: Vec<u32> = vec![0; 2 * n];
         let (link, _) = flat.as_chunks_mut::<2>();
-        for ((v, pair), distance) in (0..).zip(link.iter_mut()).zip(parents.iter()) {
-            *pair = [(v as i64 - distance) as u32, v];
-        }
+        // In two halves side by side (the second from the parents' middle).
+        let start_links = |pairs: &mut [[u32; 2]], from: usize| {
+            let distances = parents.iter_from(if from == 0 { (0, 0) } else { parents.middle });
+            for ((v, pair), distance) in (from..).zip(pairs).zip(distances) {
+                *pair = [(v as i64 - distance) as u32, v as u32];
+            }
+        };
+        let middle = parents.middle.0;
+        let (low, high) = link.split_at_mut(middle);
+        join(
+            threads,
+            || start_links(low, 0),
+            || start_links(high, middle),
+        );
         // Most vertices' semidominator is their DFS parent, and then the parent is also the
         // immediate dominator; only the others are remembered (which, and their
         // semidominators in decreasing DFS order). They are among the vertices with a
@@ -642,6 +697,10 @@ fn threads_for(graph: &HeapGraph) -> usize {
 struct Varints {
     bytes: Vec<u8>,
     len: usize,
+    /// Where the value `len / 2` of the expected `len` starts (index, byte), so that two
+    /// cores can read a half each; `(0, 0)` until it is pushed.
+    middle: (usize, usize),
+    middle_at: usize,
 }
 
 impl Varints {
@@ -650,11 +709,16 @@ impl Varints {
         Varints {
             bytes: Vec::with_capacity(len + len / 4),
             len: 0,
+            middle: (0, 0),
+            middle_at: len / 2,
         }
     }
 
     #[inline]
     fn push(&mut self, value: i64) {
+        if self.len == self.middle_at {
+            self.middle = (self.len, self.bytes.len());
+        }
         let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
         while zigzag >= 0x80 {
             self.bytes.push(zigzag as u8 | 0x80);
@@ -665,8 +729,12 @@ impl Varints {
     }
 
     fn iter(&self) -> impl Iterator<Item = i64> + '_ {
-        let mut at = 0;
-        (0..self.len).map(move |_| {
+        self.iter_from((0, 0))
+    }
+
+    /// The values from `first` (index, byte: the start or [`middle`](Self::middle)) on.
+    fn iter_from(&self, (first, mut at): (usize, usize)) -> impl Iterator<Item = i64> + '_ {
+        (first..self.len).map(move |_| {
             let (mut zigzag, mut shift) = (0u64, 0);
             loop {
                 let byte = self.bytes[at];
@@ -1011,6 +1079,15 @@ mod tests {
         }
         assert_eq!(coded.iter().collect::<Vec<_>>(), values);
         assert_eq!(Varints::with_capacity(0).iter().count(), 0);
+        // Read from the middle of the expected length, or from the start before it.
+        let mut halves = Varints::with_capacity(values.len());
+        for (i, &v) in values.iter().enumerate() {
+            halves.push(v);
+            let from_middle: Vec<i64> = halves.iter_from(halves.middle).collect();
+            let first = halves.middle.0;
+            assert_eq!(from_middle, values[first..=i], "after {i}");
+        }
+        assert_eq!(halves.middle.0, values.len() / 2);
     }
 
     /// The threaded passes give what the single-threaded ones do (the oracle tests in
@@ -1058,8 +1135,10 @@ mod tests {
                 }
             }
             assert!(expected.iter().filter(|c| c.is_empty()).count() > 1000);
+            let split = one.tree_counts().fill_on(&one, true);
             for v in g.nodes() {
                 assert_eq!(tree.children(v), expected[v.index()].as_slice());
+                assert_eq!(split.children(v), expected[v.index()].as_slice());
             }
             for threads in [2, 3] {
                 let (many, ()) = Dominators::compute_on(&g, &options, threads, || ());

@@ -11,10 +11,10 @@
 //! that (cycles held only by each other). Formally the tree is the dominator tree of the graph
 //! of retaining edges plus a virtual edge root -> v for each such node v.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::column::ShortSizes;
-use crate::{join, prefetch, BitSet, EdgeId, EdgeStarts, HeapGraph, NodeId, U64Column};
+use crate::{join, prefetch, BitSet, EdgeId, EdgeStarts, HeapGraph, NodeId};
 
 const NONE: u32 = u32::MAX;
 
@@ -335,6 +335,20 @@ impl Dominators {
         );
         drop(vertices);
         drop(parents);
+        // The retained sizes are summed on two cores, from the middle of the DFS order up
+        // and from there down; the middle vertex's DFS ancestors, which both halves add to,
+        // are found while `up` still holds the parents (see `Sums`).
+        let middle = if threads > 1 { n / 2 } else { n };
+        let mut above_middle = BitSet::new(n);
+        let mut ancestors = Vec::new();
+        if middle < n {
+            let mut d = up[middle] as usize;
+            while d != 0 {
+                above_middle.insert(vertex[d] as usize);
+                ancestors.push(vertex[d]);
+                d = up[d] as usize;
+            }
+        }
         for (w, semi) in lowered.ones().zip(lowered_semi.into_iter().rev()) {
             let mut candidate = up[w];
             while candidate > semi {
@@ -344,11 +358,10 @@ impl Dominators {
         }
         drop(lowered);
 
-        // Node-space dominators, then, the dominators in DFS space dropped, retained sizes:
-        // children before their dominators (reverse DFS order), in four bytes a node whenever
-        // the whole heap is under 4 GiB. One after the other rather than side by side, so
-        // that three node-sized arrays are alive at once, not four (2 GB Java heap: 121 MiB
-        // less at the phase's end for about 0.1 s).
+        // Node-space dominators, then, the dominators in DFS space dropped, retained sizes.
+        // One after the other rather than side by side, so that three node-sized arrays are
+        // alive at once, not four (2 GB Java heap: 121 MiB less at the phase's end for about
+        // 0.1 s).
         // A scatter (each node is written once): two halves of the DFS order side by side.
         let idom_slots: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(root.0)).collect();
         let scatter = |ds: std::ops::Range<usize>| {
@@ -371,20 +384,7 @@ impl Dominators {
         flat.truncate(n);
         flat.shrink_to_fit();
         let vertex = flat;
-        // Self sizes first, in two halves side by side; then the sums, beside the count of
-        // what only weak edges hold.
-        let mut retained = U64Column::filled(n, graph.total_size());
         let self_size = |v: usize| graph.self_size(NodeId(v as u32));
-        fn fill<T: Send>(slots: &mut [T], threads: usize, size: &(impl Fn(usize) -> T + Sync)) {
-            let half = slots.len() / 2;
-            let (first, second) = slots.split_at_mut(half);
-            let put = |slots: &mut [T], from: usize| {
-                for (v, slot) in (from..).zip(slots.iter_mut()) {
-                    *slot = size(v);
-                }
-            };
-            join(threads, || put(first, 0), || put(second, half));
-        }
         let weak_only = || {
             let (mut size, mut count) = (0u64, 0usize);
             for v in (0..n).filter(|&v| !strongly_reachable.contains(v)) {
@@ -393,28 +393,39 @@ impl Dominators {
             }
             (size, count)
         };
-        let (weak_only_size, weak_only_count) = match &mut retained {
-            U64Column::Narrow(r) => {
-                // Fits: no size exceeds the total, which fits.
-                fill(r, threads, &|v| self_size(v) as u32);
-                join(threads, || accumulate(r, &vertex, &idom_node), weak_only).1
-            }
-            U64Column::Wide(r) => {
-                fill(r, threads, &self_size);
-                join(threads, || accumulate(r, &vertex, &idom_node), weak_only).1
-            }
+        let sums = Sums {
+            vertex: &vertex,
+            idom: &idom_node,
+            root: root.index(),
+            middle,
+            above_middle: &above_middle,
+            ancestors: &ancestors,
+            threads,
         };
-        let dominated = options.subtree_counts.then(|| {
-            let mut counts = vec![1u32; n];
-            for &v in vertex[1..].iter().rev() {
-                let up = idom_node[v as usize].index();
-                counts[up] = counts[up].saturating_add(counts[v as usize]);
-            }
-            counts
-        });
-        drop(vertex);
-        // Kept in 2 bytes a node (see `ShortSizes`), once the 4-byte sums are done.
-        let retained = ShortSizes::pack(n, |v| retained.get(v));
+        let dominated = || {
+            options.subtree_counts.then(|| {
+                let mut counts = vec![1u32; n];
+                for &v in vertex[1..].iter().rev() {
+                    let up = idom_node[v as usize].index();
+                    counts[up] = counts[up].saturating_add(counts[v as usize]);
+                }
+                counts
+            })
+        };
+        // In four bytes a node whenever the whole heap is under 4 GiB (no sum exceeds it),
+        // then in two (see `ShortSizes`) once the order is gone.
+        let total = graph.total_size();
+        let (retained, dominated, (weak_only_size, weak_only_count)) = if total <= u32::MAX as u64 {
+            let (cells, weak) = sums.sizes::<AtomicU32, _>(&self_size, total, weak_only);
+            let dominated = dominated();
+            drop(vertex);
+            (ShortSizes::pack(n, |v| cells[v].get()), dominated, weak)
+        } else {
+            let (cells, weak) = sums.sizes::<AtomicU64, _>(&self_size, total, weak_only);
+            let dominated = dominated();
+            drop(vertex);
+            (ShortSizes::pack(n, |v| cells[v].get()), dominated, weak)
+        };
 
         let dominators = Dominators {
             idom: idom_node,
@@ -808,17 +819,166 @@ impl Ranked {
     }
 }
 
-/// Adds each vertex's retained size to its immediate dominator's, children before their
-/// dominators (reverse DFS order; `vertex` is the node of each DFS number).
-fn accumulate<T: Copy + std::ops::AddAssign>(retained: &mut [T], vertex: &[u32], idom: &[NodeId]) {
-    for (i, &v) in vertex.iter().enumerate().skip(1).rev() {
-        if i >= AHEAD {
-            let ahead = vertex[i - AHEAD] as usize;
-            prefetch(idom, ahead);
-            prefetch(retained, ahead);
+/// A retained-size cell: each half of the sums reads and writes its own cells plainly, and
+/// adds to the cells both halves reach with an atomic add.
+trait SizeCell: Sync + Send + Sized {
+    /// `len` cells of 0, untouched until written (a zeroed allocation, taken in place).
+    fn zeroed(len: usize) -> Vec<Self>;
+    fn new(size: u64) -> Self;
+    fn get(&self) -> u64;
+    fn set(&self, size: u64);
+    fn add_shared(&self, size: u64);
+}
+
+impl SizeCell for AtomicU32 {
+    fn zeroed(len: usize) -> Vec<Self> {
+        vec![0u32; len].into_iter().map(AtomicU32::new).collect()
+    }
+
+    /// Sizes here are below the heap's total, which fits.
+    fn new(size: u64) -> Self {
+        AtomicU32::new(size as u32)
+    }
+
+    #[inline]
+    fn get(&self) -> u64 {
+        self.load(Ordering::Relaxed) as u64
+    }
+
+    /// Sizes here are below the heap's total, which fits.
+    #[inline]
+    fn set(&self, size: u64) {
+        self.store(size as u32, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn add_shared(&self, size: u64) {
+        self.fetch_add(size as u32, Ordering::Relaxed);
+    }
+}
+
+impl SizeCell for AtomicU64 {
+    fn zeroed(len: usize) -> Vec<Self> {
+        vec![0u64; len].into_iter().map(AtomicU64::new).collect()
+    }
+
+    fn new(size: u64) -> Self {
+        AtomicU64::new(size)
+    }
+
+    #[inline]
+    fn get(&self) -> u64 {
+        self.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    fn set(&self, size: u64) {
+        self.store(size, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn add_shared(&self, size: u64) {
+        self.fetch_add(size, Ordering::Relaxed);
+    }
+}
+
+/// Retained sizes summed up the dominator tree, children before their dominators, on two
+/// cores: the vertices from `middle` to the last DFS number on one, those below `middle` on
+/// the other, each in reverse DFS order. A vertex's dominator is a DFS ancestor of it, so a
+/// vertex at or past the middle adds either to one past it too or to a DFS ancestor of the
+/// middle vertex (`above_middle`): only those cells are shared, added to atomically and read
+/// once both halves are done, from the deepest up. The root's sum, everything, is the total.
+struct Sums<'a> {
+    /// The node of each DFS number.
+    vertex: &'a [u32],
+    idom: &'a [NodeId],
+    root: usize,
+    middle: usize,
+    /// The DFS ancestors of the vertex numbered `middle` but the root, as nodes: a set, and a
+    /// list from the deepest up.
+    above_middle: &'a BitSet,
+    ancestors: &'a [u32],
+    threads: usize,
+}
+
+impl Sums<'_> {
+    /// Each node's self size, filled in two halves side by side, then the sums; with what
+    /// `beside` gives (see [`add_up`](Self::add_up)).
+    fn sizes<C: SizeCell, T: Send>(
+        &self,
+        self_size: &(impl Fn(usize) -> u64 + Sync),
+        total: u64,
+        beside: impl FnOnce() -> T + Send,
+    ) -> (Vec<C>, T) {
+        let mut cells = C::zeroed(self.idom.len());
+        let half = cells.len() / 2;
+        let (first, second) = cells.split_at_mut(half);
+        let put = |slots: &mut [C], from: usize| {
+            for (v, slot) in (from..).zip(slots.iter_mut()) {
+                *slot = C::new(self_size(v));
+            }
+        };
+        join(self.threads, || put(first, 0), || put(second, half));
+        let beside = self.add_up(&cells, total, beside);
+        (cells, beside)
+    }
+
+    /// The sums into `cells` (self sizes on entry); `beside` runs on the core that sums
+    /// the upper half, once it is done (the shorter of the two).
+    fn add_up<C: SizeCell, T: Send>(
+        &self,
+        cells: &[C],
+        total: u64,
+        beside: impl FnOnce() -> T + Send,
+    ) -> T {
+        let Sums {
+            vertex,
+            idom,
+            root,
+            middle,
+            above_middle,
+            ancestors,
+            threads,
+        } = *self;
+        let add = |numbers: std::ops::Range<usize>| {
+            for d in numbers.clone().rev() {
+                if d >= numbers.start + AHEAD {
+                    let ahead = vertex[d - AHEAD] as usize;
+                    prefetch(idom, ahead);
+                    prefetch(cells, ahead);
+                }
+                let v = vertex[d] as usize;
+                if above_middle.contains(v) {
+                    continue;
+                }
+                let up = idom[v].index();
+                let size = cells[v].get();
+                if up == root {
+                    continue;
+                }
+                if above_middle.contains(up) {
+                    cells[up].add_shared(size);
+                } else {
+                    cells[up].set(cells[up].get() + size);
+                }
+            }
+        };
+        let (_, beside) = join(
+            threads,
+            || add(1..middle.min(vertex.len())),
+            || {
+                add(middle..vertex.len());
+                beside()
+            },
+        );
+        for &v in ancestors {
+            let up = idom[v as usize].index();
+            if up != root {
+                cells[up].set(cells[up].get() + cells[v as usize].get());
+            }
         }
-        let size = retained[v as usize];
-        retained[idom[v as usize].index()] += size;
+        cells[root].set(total);
+        beside
     }
 }
 

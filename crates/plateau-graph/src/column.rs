@@ -148,25 +148,31 @@ impl IdColumn {
     /// Packs wide ids as offsets when they all fit; narrow columns stay as they are, unless
     /// they hold ids shifted right by `shift` bits, which become offsets in place.
     pub(crate) fn pack(ids: U64Column, shift: u32) -> IdColumn {
-        let ids = match ids {
-            U64Column::Narrow(mut values) if shift > 0 => {
-                let Some(base) = values.iter().copied().filter(|&v| v != 0).min() else {
-                    return IdColumn::Plain(U64Column::Narrow(values));
-                };
-                for v in values.iter_mut().filter(|v| **v != 0) {
-                    *v = *v - base + 1;
+        let ids =
+            match ids {
+                U64Column::Narrow(values) if shift > 0 => {
+                    // The least id but 0: zeros wrap to the top (a scan that vectorizes).
+                    let least = values.iter().map(|&v| v.wrapping_sub(1)).min();
+                    let Some(base) = least.filter(|&m| m != u32::MAX).map(|m| m + 1) else {
+                        return IdColumn::Plain(U64Column::Narrow(values));
+                    };
+                    return IdColumn::Offset {
+                        base: (base as u64) << shift,
+                        shift,
+                        values: DeltaColumn::pack_with(values, |v| {
+                            if v == 0 {
+                                0
+                            } else {
+                                v - base + 1
+                            }
+                        }),
+                    };
                 }
-                return IdColumn::Offset {
-                    base: (base as u64) << shift,
-                    shift,
-                    values: DeltaColumn::pack(values),
-                };
-            }
-            U64Column::Wide(values) if shift > 0 => {
-                U64Column::Wide(values.into_iter().map(|v| v << shift).collect())
-            }
-            ids => ids,
-        };
+                U64Column::Wide(values) if shift > 0 => {
+                    U64Column::Wide(values.into_iter().map(|v| v << shift).collect())
+                }
+                ids => ids,
+            };
         let wide = match ids {
             U64Column::Narrow(values) => return IdColumn::Narrow(DeltaColumn::pack(values)),
             U64Column::Wide(wide) => wide,
@@ -234,9 +240,11 @@ impl IdColumn {
 pub(crate) struct DeltaColumn {
     /// Each block's first value.
     firsts: Vec<u32>,
-    /// `value - first` of every value of a block that fits (one slot per value; those of
-    /// blocks kept whole are unused).
-    steps: Vec<u16>,
+    /// `value - first` of every value of a block that fits, two to a slot (the lower half
+    /// the even position; those of blocks kept whole are unused). Written over the values
+    /// they come from, front to back: packing allocates no second column, whose fresh pages
+    /// cost more than the pass itself on a big heap.
+    steps: Vec<u32>,
     /// Per block: where its values start in `whole`, or `NOT_WHOLE`.
     whole_at: Vec<u32>,
     whole: Vec<u32>,
@@ -247,28 +255,48 @@ const NOT_WHOLE: u32 = u32::MAX;
 
 impl DeltaColumn {
     pub(crate) fn pack(values: Vec<u32>) -> DeltaColumn {
-        let blocks = values.len().div_ceil(DELTA_BLOCK);
+        Self::pack_with(values, |v| v)
+    }
+
+    /// The column of `map` of each value, made in place of `values`.
+    pub(crate) fn pack_with(mut values: Vec<u32>, map: impl Fn(u32) -> u32) -> DeltaColumn {
+        let len = values.len();
+        let blocks = len.div_ceil(DELTA_BLOCK);
         let mut firsts = Vec::with_capacity(blocks);
-        let mut steps = vec![0u16; values.len()];
         let mut whole_at = Vec::with_capacity(blocks);
         let mut whole = Vec::new();
-        for (block, chunk) in values.chunks(DELTA_BLOCK).enumerate() {
-            let first = chunk[0];
+        for block in 0..blocks {
+            let at = block * DELTA_BLOCK;
+            let end = (at + DELTA_BLOCK).min(len);
+            for v in &mut values[at..end] {
+                *v = map(*v);
+            }
+            let first = values[at];
             firsts.push(first);
-            let fits = chunk
+            let fits = values[at..end]
                 .iter()
                 .all(|&v| v >= first && v - first <= u16::MAX as u32);
             if fits {
                 whole_at.push(NOT_WHOLE);
-                let at = block * DELTA_BLOCK;
-                for (slot, &v) in steps[at..at + chunk.len()].iter_mut().zip(chunk) {
-                    *slot = (v - first) as u16;
+                // Slot `i / 2` takes values `i` and `i + 1`, both read before it is written
+                // (`i / 2 <= i`); a block's slots lie below its values.
+                for i in (at..end).step_by(2) {
+                    let low = values[i] - first;
+                    let high = if i + 1 < end {
+                        values[i + 1] - first
+                    } else {
+                        0
+                    };
+                    values[i / 2] = low | high << 16;
                 }
             } else {
                 whole_at.push(whole.len() as u32);
-                whole.extend_from_slice(chunk);
+                whole.extend_from_slice(&values[at..end]);
             }
         }
+        values.truncate(len.div_ceil(2));
+        values.shrink_to_fit();
+        let steps = values;
         whole.shrink_to_fit();
         DeltaColumn {
             firsts,
@@ -283,14 +311,16 @@ impl DeltaColumn {
         // Out of range panics on the indexing: the last block, whole or not, ends the arrays.
         let block = index / DELTA_BLOCK;
         match self.whole_at[block] {
-            NOT_WHOLE => self.firsts[block] + self.steps[index] as u32,
+            NOT_WHOLE => {
+                self.firsts[block] + ((self.steps[index / 2] >> (16 * (index & 1))) & 0xffff)
+            }
             at => self.whole[at as usize + index % DELTA_BLOCK],
         }
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
         self.firsts.capacity() * 4
-            + self.steps.capacity() * 2
+            + self.steps.capacity() * 4
             + self.whole_at.capacity() * 4
             + self.whole.capacity() * 4
     }
@@ -767,14 +797,33 @@ impl CodedColumn {
                 for (slot, &value) in ok_code.iter_mut().zip(dictionary) {
                     *slot = ok(value);
                 }
-                let mut escaped = escapes.iter();
-                (0..codes.len()).find(|&i| {
-                    let fine = match codes[i] {
-                        ESCAPE => ok(escaped.next().expect("every escaped position is listed").1),
-                        code => ok_code[code as usize],
-                    };
-                    !fine && !exempt(i)
-                })
+                // The escape code is never "ok" here: chunks of codes all ok are passed over
+                // by a scan without branches, the others (few) looked at one by one.
+                ok_code[ESCAPE as usize] = false;
+                const CHUNK: usize = 64;
+                for (k, chunk) in codes.chunks(CHUNK).enumerate() {
+                    if chunk
+                        .iter()
+                        .fold(true, |all, &code| all & ok_code[code as usize])
+                    {
+                        continue;
+                    }
+                    let from = k * CHUNK;
+                    let mut escaped = escapes.partition_point(|e| (e.0 as usize) < from);
+                    for (i, &code) in (from..).zip(chunk) {
+                        let fine = match code {
+                            ESCAPE => {
+                                escaped += 1;
+                                ok(escapes[escaped - 1].1)
+                            }
+                            code => ok_code[code as usize],
+                        };
+                        if !fine && !exempt(i) {
+                            return Some(i);
+                        }
+                    }
+                }
+                None
             }
         }
     }
@@ -1114,6 +1163,45 @@ mod tests {
         }
     }
 
+    /// The chunked scan finds what a search position by position finds, escapes and
+    /// exempt positions included.
+    #[test]
+    fn first_failing_equals_a_plain_search() {
+        let mut random = crate::xorshift(0x51ed_2701_a3c4_9b17);
+        let values: Vec<u32> = (0..5_000)
+            .map(|_| match random() % 10 {
+                // Rare values, beyond the dictionary: escaped.
+                0 => 1_000 + (random() % 100_000) as u32,
+                _ => (random() % 100) as u32,
+            })
+            .collect();
+        let packed = NameColumn::from(values.clone()).pack();
+        assert!(
+            matches!(&packed.0, super::Names::Packed(CodedColumn::Coded { escapes, .. }) if !escapes.is_empty())
+        );
+        for limit in [50, 99, 100, 5_000, 60_000, u32::MAX] {
+            for every in [1, 7, 1_000_000] {
+                let ok = |v: u32| v < limit;
+                let exempt = |i: usize| every > 1 && i.is_multiple_of(every);
+                let expected = (0..values.len()).find(|&i| !ok(values[i]) && !exempt(i));
+                assert_eq!(
+                    packed.first_failing(ok, exempt),
+                    expected,
+                    "below {limit}, every {every}"
+                );
+            }
+        }
+        // Each rare value found where it is: every escape read back at its own position.
+        for &rare in values.iter().filter(|&&v| v >= 1_000).rev().take(50) {
+            let expected = values.iter().position(|&v| v == rare);
+            assert_eq!(
+                packed.first_failing(|v| v != rare, |_| false),
+                expected,
+                "{rare}"
+            );
+        }
+    }
+
     #[test]
     fn edited_names_equal_edits_on_plain_values() {
         let mut next = crate::xorshift(11);
@@ -1270,6 +1358,13 @@ mod tests {
         assert_eq!(packed.whole.len(), DELTA_BLOCK + 24);
         assert!(packed.heap_bytes() < values.len() * 4 * 3 / 4);
         assert_eq!(DeltaColumn::pack(Vec::new()).heap_bytes(), 0);
+        // An odd length whose last block fits, and values mapped as they are packed.
+        let odd: Vec<u32> = (0..DELTA_BLOCK as u32 + 5).map(|i| 7 + i * i).collect();
+        let mapped = DeltaColumn::pack_with(odd.clone(), |v| v + 1);
+        assert!(mapped.whole.is_empty());
+        for (i, &v) in odd.iter().enumerate() {
+            assert_eq!(mapped.get(i), v + 1, "odd value {i}");
+        }
     }
 
     #[test]
@@ -1334,6 +1429,10 @@ mod tests {
         for (i, &id) in ids.iter().enumerate() {
             assert_eq!(unshifted.get(i), id);
         }
+        // Only synthetic nodes: nothing to offset from.
+        let none = IdColumn::pack(vec![0u64, 0].into(), 3);
+        assert!(matches!(none, IdColumn::Plain(_)));
+        assert_eq!(none.get(1), 0);
     }
 
     #[test]

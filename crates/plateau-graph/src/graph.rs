@@ -487,10 +487,23 @@ impl HeapGraph {
         // (a scan of the edges, which cannot fail) runs beside them.
         let check = || -> Result<(), GraphError> {
             let err = |msg: String| Err(GraphError(msg));
-            if let Some(i) = parts.first_edge.windows(2).position(|w| w[0] > w[1]) {
+            // Scans without an early exit (they vectorize), then a search if one fails.
+            let first_edge = &parts.first_edge;
+            let decreases = first_edge
+                .iter()
+                .zip(&first_edge[1..])
+                .fold(false, |any, (a, b)| any | (a > b));
+            if decreases {
+                let i = first_edge.windows(2).position(|w| w[0] > w[1]).unwrap_or(0);
                 return err(format!("edge index decreases at node {i}"));
             }
-            if let Some(i) = parts.edge_targets.iter().position(|t| t.index() >= n) {
+            let highest = parts.edge_targets.iter().map(|t| t.0).max().unwrap_or(0);
+            if highest as usize >= n {
+                let i = parts
+                    .edge_targets
+                    .iter()
+                    .position(|t| t.index() >= n)
+                    .unwrap_or(0);
                 return err(format!(
                     "edge {i} points to node {} of {n}",
                     parts.edge_targets[i].0
@@ -541,19 +554,23 @@ impl HeapGraph {
                 {
                     return err(format!("a class object is node {o} of {n}"));
                 }
-                for v in links.linked.ones() {
-                    match links.class_objects[parts.node_classes.get(v) as usize] {
-                        NO_CLASS_OBJECT => {
-                            return err(format!(
-                                "node {v} has a class link but its class no object"
-                            ))
-                        }
-                        // A self reference, which would not retain: no runtime makes one.
-                        o if o as usize == v => {
-                            return err(format!("node {v} is linked to itself as its class"))
-                        }
-                        _ => {}
-                    }
+                // By class (a scan of the class codes), the nodes without a link aside.
+                let without_object = |c: u32| links.class_objects[c as usize] == NO_CLASS_OBJECT;
+                if let Some(v) = parts
+                    .node_classes
+                    .first_failing(|c| !without_object(c), |v| !links.linked.contains(v))
+                {
+                    return err(format!("node {v} has a class link but its class no object"));
+                }
+                // A self reference, which would not retain: no runtime makes one.
+                if let Some(&o) = links.class_objects.iter().enumerate().find_map(|(c, o)| {
+                    let linked_to_itself = *o != NO_CLASS_OBJECT
+                        && (*o as usize) < n
+                        && links.linked.contains(*o as usize)
+                        && parts.node_classes.get(*o as usize) as usize == c;
+                    linked_to_itself.then_some(o)
+                }) {
+                    return err(format!("node {o} is linked to itself as its class"));
                 }
             }
             if parts.root.index() >= n {
@@ -966,5 +983,73 @@ impl HeapGraph {
     /// Collections whose length the reader read from their fields, sorted by node.
     pub fn stored_collections(&self) -> &[StoredCollection] {
         &self.collections
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three nodes: the root (class 0) points to an instance (class 1) that points to its
+    /// class's object (node 2), with a class link from the instance as well.
+    fn parts() -> GraphParts {
+        let mut strings = StringTable::new();
+        let name = strings.push("C");
+        GraphParts {
+            strings,
+            node_kinds: vec![NodeKind::Synthetic, NodeKind::Object, NodeKind::Object],
+            node_names: vec![name.0; 3].into(),
+            node_ids: vec![0u64, 8, 16].into(),
+            self_sizes: vec![0u64, 16, 24].into(),
+            node_classes: vec![0u32, 1, 0].into(),
+            classes: vec![
+                ClassInfo {
+                    name,
+                    location: None,
+                };
+                2
+            ],
+            first_edge: vec![0, 1, 2, 2],
+            edge_kinds: vec![EdgeKind::Property; 2],
+            edge_names: vec![name.0; 2].into(),
+            edge_targets: vec![NodeId(1), NodeId(2)],
+            class_links: Some(ClassLinks {
+                linked: BitSet::from_fn(3, |v| v == 1),
+                class_objects: vec![NO_CLASS_OBJECT, 2],
+                name,
+            }),
+            ..GraphParts::default()
+        }
+    }
+
+    fn refused(parts: GraphParts) -> String {
+        match HeapGraph::from_parts(parts) {
+            Ok(_) => panic!("inconsistent parts were accepted"),
+            Err(e) => e.0,
+        }
+    }
+
+    #[test]
+    fn each_inconsistency_is_named() {
+        let g = HeapGraph::from_parts(parts()).expect("consistent parts");
+        assert_eq!(g.class_link(NodeId(1)), Some(NodeId(2)));
+
+        let mut p = parts();
+        p.first_edge = vec![0, 2, 1, 2];
+        assert_eq!(refused(p), "edge index decreases at node 1");
+        let mut p = parts();
+        p.edge_targets[1] = NodeId(3);
+        assert_eq!(refused(p), "edge 1 points to node 3 of 3");
+        let mut p = parts();
+        p.class_links.as_mut().unwrap().linked.insert(0);
+        assert_eq!(
+            refused(p),
+            "node 0 has a class link but its class no object"
+        );
+        // The class object of class 1 is of class 1 itself, and linked.
+        let mut p = parts();
+        p.node_classes = vec![0u32, 1, 1].into();
+        p.class_links.as_mut().unwrap().linked.insert(2);
+        assert_eq!(refused(p), "node 2 is linked to itself as its class");
     }
 }

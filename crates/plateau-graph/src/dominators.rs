@@ -243,7 +243,8 @@ impl Dominators {
 
         // Semidominators, in decreasing DFS order. `link[v]` is `[ancestor, best]`: the
         // ancestor starts as the DFS parent (and still is for a vertex when its turn comes)
-        // and is path-compressed; `best` is the least semidominator on the compressed path.
+        // and is path-compressed; `best` is the least semidominator on the compressed path,
+        // and starts as the parent, a vertex's semidominator unless its turn lowers it.
         // Keeping the two side by side, and the semidominator itself rather than the vertex
         // that has it, makes an evaluation step touch one cache line instead of three. The
         // DFS order and the parents stay coded until the loop is done (the loop finds a
@@ -256,7 +257,8 @@ impl Dominators {
         let start_links = |pairs: &mut [[u32; 2]], from: usize| {
             let distances = parents.iter_from(if from == 0 { (0, 0) } else { parents.middle });
             for ((v, pair), distance) in (from..).zip(pairs).zip(distances) {
-                *pair = [(v as i64 - distance) as u32, v as u32];
+                let parent = (v as i64 - distance) as u32;
+                *pair = [parent, parent];
             }
         };
         let middle = parents.middle.0;
@@ -277,7 +279,20 @@ impl Dominators {
         let list = &groups.preds;
         // Groups are met in decreasing DFS order, so their starts are read from the end.
         let mut left = groups.starts.len();
-        for w in (1..n).rev() {
+        // Only the vertices with a group, or whose semidominator is the root, need looking
+        // at: the others' semidominator is their parent, as `link` starts out.
+        let (grouped_words, root_words) = (groups.grouped.words(), semi_is_root.words());
+        let looked_at = (0..grouped_words.len()).rev().flat_map(|k| {
+            let mut rest = grouped_words[k] | root_words[k];
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = 63 - rest.leading_zeros() as usize;
+                    rest &= !(1u64 << bit);
+                    k * 64 + bit
+                })
+            })
+        });
+        for w in looked_at.take_while(|&w| w > 0) {
             // The DFS parent is a predecessor, and the only one of a vertex without a group.
             let parent_w = link[w][0];
             let mut s = parent_w;
@@ -633,27 +648,29 @@ impl Predecessors {
     fn renumber(self, pre: &[u32], semi_is_root: &BitSet, threads: usize) -> DfsGroups {
         let Predecessors {
             mut preds,
-            mut shared,
+            shared,
             mut starts,
         } = self;
         // The groups kept, moved down over the others, in place; the freed end of the list
-        // goes back before the loop that would have read it.
+        // goes back before the loop that would have read it. The kept targets' DFS numbers
+        // are noted on the way (read once, here).
         let mut kept = 0;
         let mut write = 0;
-        let targets: Vec<usize> = shared.ones().collect();
-        for (k, &t) in targets.iter().enumerate() {
+        let mut numbers: Vec<u32> = Vec::new();
+        for (k, t) in shared.ones().enumerate() {
             let start = starts[k] as usize;
             let end = starts.get(k + 1).map_or(preds.len(), |&s| s as usize);
-            if semi_is_root.contains(pre[t] as usize) {
-                shared.remove(t);
+            let number = pre[t];
+            if semi_is_root.contains(number as usize) {
                 continue;
             }
             preds.copy_within(start..end, write);
             starts[kept] = write as u32;
+            numbers.push(number);
             kept += 1;
             write += end - start;
         }
-        drop(targets);
+        drop(shared);
         preds.truncate(write);
         preds.shrink_to_fit();
         starts.truncate(kept);
@@ -678,14 +695,14 @@ impl Predecessors {
             renumber(&mut preds);
         }
         let mut grouped = BitSet::new(pre.len());
-        for t in shared.ones() {
-            grouped.insert(pre[t] as usize);
+        for &number in &numbers {
+            grouped.insert(number as usize);
         }
         // Each group's start moved to its target's rank among the grouped vertices.
         let grouped = Ranked::new(grouped);
         let mut dfs_starts = vec![0u32; starts.len()];
-        for (t, start) in shared.ones().zip(starts) {
-            let rank = grouped.rank(pre[t] as usize).expect("marked just above");
+        for (&number, start) in numbers.iter().zip(starts) {
+            let rank = grouped.rank(number as usize).expect("marked just above");
             dfs_starts[rank as usize] = start;
         }
         DfsGroups {
@@ -1189,6 +1206,10 @@ impl Dfs<'_> {
 /// [`Dominators::compute_with`].
 #[inline]
 fn eval(v: u32, last_linked: u32, link: &mut [[u32; 2]], path: &mut Vec<u32>) -> u32 {
+    // Not processed yet: itself (its `best` is only a guess until then).
+    if v < last_linked {
+        return v;
+    }
     let [up, best] = link[v as usize];
     if up < last_linked {
         return best;

@@ -35,7 +35,7 @@ pub use path::{render_path, script_name, PathStep, RetainerPath};
 pub use redact::Redaction;
 pub use strings::{duplicate_strings, DuplicateString};
 pub use summary::{
-    summarize, summarize_counted, Accumulation, ClassRow, CollectionRow, DuplicateRow, HeapSummary,
-    SummaryOptions, TopObject, SUSPECT_SHARE,
+    summarize, summarize_counted, Accumulation, ClassRow, CollectionRow, DuplicateRow, GraphCounts,
+    HeapSummary, SummaryOptions, TopObject, SUSPECT_SHARE,
 };
 pub use units::{format_bytes, format_duration, format_rate, format_signed_bytes};

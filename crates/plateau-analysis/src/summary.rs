@@ -1,8 +1,8 @@
 use std::collections::HashMap;
 
 use plateau_graph::{
-    class_histogram_with, ClassStats, DominatorTree, Dominators, HeapGraph, Location, NodeId,
-    NodeKind, RetainerPaths,
+    class_histogram_with, ClassCounts, ClassStats, DominatorTree, Dominators, HeapGraph, Location,
+    NodeId, NodeKind, RetainerPaths,
 };
 
 use crate::collections::largest_collections;
@@ -169,14 +169,29 @@ pub fn summarize(graph: &HeapGraph, dom: &Dominators, options: &SummaryOptions) 
     summarize_counted(graph, dom, options, None)
 }
 
-/// [`summarize`], with the duplicate strings counted already (by
-/// [`duplicate_strings`] with `options.top`; the CLI counts them on the second core
-/// during the dominators' DFS).
+/// What the summary counts of the graph alone, whatever the dominators say: the CLI has it
+/// counted on the second core during the dominators' DFS.
+pub struct GraphCounts {
+    /// [`duplicate_strings`] with `options.top`.
+    pub duplicates: (Vec<DuplicateString>, u64),
+    pub classes: ClassCounts,
+}
+
+impl GraphCounts {
+    pub fn count(graph: &HeapGraph, options: &SummaryOptions) -> GraphCounts {
+        GraphCounts {
+            duplicates: duplicate_strings(graph, options.top),
+            classes: ClassCounts::count(graph),
+        }
+    }
+}
+
+/// [`summarize`], with what needs only the graph counted already.
 pub fn summarize_counted(
     graph: &HeapGraph,
     dom: &Dominators,
     options: &SummaryOptions,
-    counted: Option<(Vec<DuplicateString>, u64)>,
+    counted: Option<GraphCounts>,
 ) -> HeapSummary {
     let redaction = options.redaction;
     let is_suspect =
@@ -213,7 +228,14 @@ pub fn summarize_counted(
                 .join()
                 .expect("the retainer-path search does not panic")
         };
-        let (mut search, mut searched, mut dups) = (Some(search), None, counted);
+        let (dups, class_counts) = match counted {
+            Some(GraphCounts {
+                duplicates,
+                classes,
+            }) => (Some(duplicates), Some(classes)),
+            None => (None, None),
+        };
+        let (mut search, mut searched, mut dups) = (Some(search), None, dups);
         let tree = if user_reach.is_some() {
             if dups.is_none() {
                 dups = Some(duplicate_strings(graph, options.top));
@@ -225,7 +247,7 @@ pub fn summarize_counted(
         } else {
             dom.tree()
         };
-        let classes = class_rows(graph, class_histogram_with(graph, dom, &tree));
+        let classes = class_rows(graph, class_histogram_with(graph, dom, &tree, class_counts));
         let searched = match search {
             Some(search) => join(search),
             None => searched.expect("searched before the tree"),

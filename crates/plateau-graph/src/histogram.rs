@@ -15,26 +15,61 @@ pub struct ClassStats {
 /// The class histogram, in class order. Zero-sized nodes (V8 sizes that were attributed to
 /// their owner) are left out of counts, as Chrome DevTools leaves them out.
 pub fn class_histogram(graph: &HeapGraph, dom: &Dominators) -> Vec<ClassStats> {
-    class_histogram_with(graph, dom, &dom.tree())
+    class_histogram_with(graph, dom, &dom.tree(), None)
 }
 
-/// [`class_histogram`] with the dominator tree at hand (it costs 8 bytes a node to build).
+/// [`class_histogram`] with the dominator tree at hand (it costs 8 bytes a node to build),
+/// and the counts and shallow sizes if made already (by [`ClassCounts::count`], which needs
+/// only the graph).
 pub fn class_histogram_with(
     graph: &HeapGraph,
     dom: &Dominators,
     tree: &DominatorTree,
+    counts: Option<ClassCounts>,
 ) -> Vec<ClassStats> {
-    histogram(graph, dom, tree, graph.node_count() >= PARALLEL_MIN_NODES)
+    let split = graph.node_count() >= PARALLEL_MIN_NODES;
+    histogram(graph, dom, tree, split, counts)
+}
+
+/// Each class's object count and shallow size: the part of the class histogram that needs
+/// no dominators, so that it can be made beside them.
+#[derive(Clone, Debug)]
+pub struct ClassCounts(Vec<[u64; 2]>);
+
+impl ClassCounts {
+    pub fn count(graph: &HeapGraph) -> ClassCounts {
+        let mut counts = vec![[0u64; 2]; graph.class_count()];
+        count_range(graph, 0..graph.node_count(), &mut counts);
+        ClassCounts(counts)
+    }
+}
+
+/// Adds the count and shallow size of `nodes` to their classes' (zero-sized nodes aside).
+fn count_range<const N: usize>(
+    graph: &HeapGraph,
+    nodes: std::ops::Range<usize>,
+    sums: &mut [[u64; N]],
+) {
+    for node in nodes.map(|v| NodeId(v as u32)) {
+        let size = graph.self_size(node);
+        if size > 0 {
+            let p = &mut sums[graph.class(node).index()];
+            p[0] += 1;
+            p[1] += size;
+        }
+    }
 }
 
 /// `split`: cut the dominator tree into subtrees and walk them on two cores (the totals are
-/// the same either way).
+/// the same either way); `counts` made already, or to be made here.
 fn histogram(
     graph: &HeapGraph,
     dom: &Dominators,
     tree: &DominatorTree,
     split: bool,
+    counts: Option<ClassCounts>,
 ) -> Vec<ClassStats> {
+    let counted = counts.is_some();
     let mut stats: Vec<ClassStats> = (0..graph.class_count() as u32)
         .map(|c| ClassStats {
             class: ClassId(c),
@@ -43,6 +78,12 @@ fn histogram(
             retained_size: 0,
         })
         .collect();
+    if let Some(ClassCounts(counts)) = counts {
+        for (s, [count, shallow]) in stats.iter_mut().zip(counts) {
+            s.count = count;
+            s.shallow_size = shallow;
+        }
+    }
 
     // Walk the dominator tree keeping the set of classes on the path from the root: a node
     // whose class is already on the path is inside an object of its class and adds nothing.
@@ -88,17 +129,12 @@ fn histogram(
         }
         tops.retain(|t| t.0 != SPLIT);
     }
-    // Each part: counts and shallow sizes of a range of nodes, retained sizes of a share of
-    // the subtrees, by class.
+    // Each part: counts and shallow sizes of a range of nodes (unless made already),
+    // retained sizes of a share of the subtrees, by class.
     let part = |nodes: std::ops::Range<usize>, tops: &[(NodeId, u32)]| {
         let mut part = vec![[0u64; 3]; graph.class_count()];
-        for node in nodes.map(|v| NodeId(v as u32)) {
-            let size = graph.self_size(node);
-            if size > 0 {
-                let p = &mut part[graph.class(node).index()];
-                p[0] += 1;
-                p[1] += size;
-            }
+        if !counted {
+            count_range(graph, nodes, &mut part);
         }
         walk_subtrees(graph, dom, tree, tops, &paths, &mut part);
         part
@@ -217,10 +253,11 @@ mod tests {
             let g = b.finish(nodes[0]).unwrap();
             let dom = Dominators::compute(&g);
             let tree = dom.tree();
-            assert_eq!(
-                histogram(&g, &dom, &tree, true),
-                histogram(&g, &dom, &tree, false)
-            );
+            let one = histogram(&g, &dom, &tree, false, None);
+            assert_eq!(histogram(&g, &dom, &tree, true, None), one);
+            let counts = ClassCounts::count(&g);
+            assert_eq!(histogram(&g, &dom, &tree, true, Some(counts.clone())), one);
+            assert_eq!(histogram(&g, &dom, &tree, false, Some(counts)), one);
         }
     }
 }

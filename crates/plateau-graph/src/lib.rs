@@ -43,7 +43,7 @@ pub use graph::{
     Edges, GraphError, GraphParts, HeapGraph, Location, NodeId, NodeKind, StoredCollection, StrId,
     MAX_NODES, NO_CLASS_OBJECT,
 };
-pub use histogram::{class_histogram, class_histogram_with, ClassStats};
+pub use histogram::{class_histogram, class_histogram_with, ClassCounts, ClassStats};
 pub use paths::RetainerPaths;
 pub use prefetch::prefetch;
 pub use strings::StringTable;

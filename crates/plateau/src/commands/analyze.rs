@@ -2,9 +2,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use plateau_analysis::{
-    duplicate_strings, summarize_counted, HeapSummary, Redaction, SummaryOptions,
-};
+use plateau_analysis::{summarize_counted, GraphCounts, HeapSummary, Redaction, SummaryOptions};
 use plateau_graph::{DominatorOptions, Dominators};
 use plateau_report::{analyze_json, analyze_text, AnalyzeReport};
 
@@ -68,20 +66,20 @@ pub fn analyze_file(
     let rss_after_parse = peak_rss().unwrap_or(0);
     progress.phase("dominators");
     let t = Instant::now();
-    // The duplicate strings need only the graph: counted on the second core while the DFS
-    // runs on the first.
-    let (dom, dups) = Dominators::compute_beside(
+    // The duplicate strings and the class counts need only the graph: counted on the
+    // second core while the DFS runs on the first.
+    let (dom, counts) = Dominators::compute_beside(
         &heap.graph,
         &DominatorOptions {
             subtree_counts: false,
         },
-        || duplicate_strings(&heap.graph, options.top),
+        || GraphCounts::count(&heap.graph, options),
     );
     let dominator_time = t.elapsed();
     let rss_after_dominators = peak_rss().unwrap_or(0);
     progress.phase("summary");
     let t = Instant::now();
-    let summary = summarize_counted(&heap.graph, &dom, options, Some(dups));
+    let summary = summarize_counted(&heap.graph, &dom, options, Some(counts));
     let summary_time = t.elapsed();
     progress.finish();
     if std::env::var_os("PLATEAU_TIMINGS").is_some() {

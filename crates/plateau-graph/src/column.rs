@@ -465,9 +465,9 @@ impl EdgeStarts {
     }
 }
 
-/// Sizes (retained sizes: most objects retain little) in 2 bytes each, counted in units of the
-/// largest power of two that divides them all (8 bytes on a Java heap, so values below
-/// 512 KiB), the larger ones kept beside by position. 121 -> 61 MiB for a 2 GB Java heap's
+/// Sizes (retained sizes: most objects retain little) in 2 bytes each, counted in units of a
+/// power of two that divides them all (that of the self sizes they are sums of: 8 bytes on a
+/// Java heap, so values below 512 KiB), the larger ones kept beside by position. 121 -> 61 MiB for a 2 GB Java heap's
 /// retained sizes, under the whole summary.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ShortSizes {
@@ -483,13 +483,17 @@ pub(crate) struct ShortSizes {
 const LONG: u16 = u16::MAX;
 
 impl ShortSizes {
-    /// The values `value` gives for `0..len`; big columns in two halves side by side.
-    pub(crate) fn pack(len: usize, value: impl Fn(usize) -> u64 + Sync) -> ShortSizes {
+    /// The values `value` gives for `0..len`, each a multiple of the lowest set bit of
+    /// `divisor` (retained sizes are sums of self sizes: the bitwise or of those will do);
+    /// big columns in two halves side by side.
+    pub(crate) fn pack(
+        len: usize,
+        divisor: u64,
+        value: impl Fn(usize) -> u64 + Sync,
+    ) -> ShortSizes {
         let half = if len < 1 << 20 { len } else { len / 2 };
         let threads = if half < len { 2 } else { 1 };
-        let or_of = |range: std::ops::Range<usize>| range.fold(0u64, |all, i| all | value(i));
-        let (low, high) = crate::join(threads, || or_of(0..half), || or_of(half..len));
-        let shift = (low | high).trailing_zeros().min(32);
+        let shift = divisor.trailing_zeros().min(32);
         let mut short = vec![0u16; len];
         let (first, second) = short.split_at_mut(half);
         let code = |slots: &mut [u16], from: usize| {
@@ -1252,7 +1256,8 @@ mod tests {
         values[5] = 65_535 * 8; // exactly the escape in units
         values[700] = u64::MAX - 7;
         values[2_999] = 1 << 40;
-        let packed = ShortSizes::pack(values.len(), |i| values[i]);
+        let or = |values: &[u64]| values.iter().fold(0, |all, v| all | v);
+        let packed = ShortSizes::pack(values.len(), or(&values), |i| values[i]);
         assert_eq!(packed.shift, 3);
         for (i, &v) in values.iter().enumerate() {
             assert_eq!(packed.get(i), v, "value {i}");
@@ -1260,14 +1265,14 @@ mod tests {
         assert_eq!(packed.long.len(), 3);
         // An odd value leaves the units at one byte; no values, no shift past 32.
         let odd_values = [8u64, 3, 70_000];
-        let odd = ShortSizes::pack(3, |i| odd_values[i]);
+        let odd = ShortSizes::pack(3, or(&odd_values), |i| odd_values[i]);
         assert_eq!((odd.get(0), odd.get(1), odd.get(2)), (8, 3, 70_000));
-        assert_eq!(ShortSizes::pack(0, |_| 0).short.len(), 0);
+        assert_eq!(ShortSizes::pack(0, 0, |_| 0).short.len(), 0);
         // Big enough for two halves, a long value in each.
         let mut big = vec![16u64; 3 << 20];
         big[10] = 1 << 30;
         big[(3 << 20) - 1] = 1 << 31;
-        let packed = ShortSizes::pack(big.len(), |i| big[i]);
+        let packed = ShortSizes::pack(big.len(), or(&big), |i| big[i]);
         assert_eq!(packed.shift, 4);
         assert_eq!(packed.long.len(), 2);
         for i in [0, 10, 11, 1 << 20, (3 << 20) - 2, (3 << 20) - 1] {

@@ -434,15 +434,17 @@ impl Dominators {
         // then in two (see `ShortSizes`) once the order is gone.
         let total = graph.total_size();
         let (retained, dominated, (weak_only_size, weak_only_count)) = if total <= u32::MAX as u64 {
-            let (cells, weak) = sums.sizes::<AtomicU32, _>(&self_size, total, weak_only);
+            let (cells, units, weak) = sums.sizes::<AtomicU32, _>(&self_size, total, weak_only);
             let dominated = dominated();
             drop(vertex);
-            (ShortSizes::pack(n, |v| cells[v].get()), dominated, weak)
+            let retained = ShortSizes::pack(n, units, |v| cells[v].get());
+            (retained, dominated, weak)
         } else {
-            let (cells, weak) = sums.sizes::<AtomicU64, _>(&self_size, total, weak_only);
+            let (cells, units, weak) = sums.sizes::<AtomicU64, _>(&self_size, total, weak_only);
             let dominated = dominated();
             drop(vertex);
-            (ShortSizes::pack(n, |v| cells[v].get()), dominated, weak)
+            let retained = ShortSizes::pack(n, units, |v| cells[v].get());
+            (retained, dominated, weak)
         };
 
         let dominators = Dominators {
@@ -922,25 +924,30 @@ struct Sums<'a> {
 }
 
 impl Sums<'_> {
-    /// Each node's self size, filled in two halves side by side, then the sums; with what
+    /// Each node's self size, filled in two halves side by side, then the sums; with the
+    /// bitwise or of the self sizes (every sum is a multiple of its lowest set bit) and what
     /// `beside` gives (see [`add_up`](Self::add_up)).
     fn sizes<C: SizeCell, T: Send>(
         &self,
         self_size: &(impl Fn(usize) -> u64 + Sync),
         total: u64,
         beside: impl FnOnce() -> T + Send,
-    ) -> (Vec<C>, T) {
+    ) -> (Vec<C>, u64, T) {
         let mut cells = C::zeroed(self.idom.len());
         let half = cells.len() / 2;
         let (first, second) = cells.split_at_mut(half);
         let put = |slots: &mut [C], from: usize| {
+            let mut all = 0;
             for (v, slot) in (from..).zip(slots.iter_mut()) {
-                *slot = C::new(self_size(v));
+                let size = self_size(v);
+                all |= size;
+                *slot = C::new(size);
             }
+            all
         };
-        join(self.threads, || put(first, 0), || put(second, half));
+        let (low, high) = join(self.threads, || put(first, 0), || put(second, half));
         let beside = self.add_up(&cells, total, beside);
-        (cells, beside)
+        (cells, low | high, beside)
     }
 
     /// The sums into `cells` (self sizes on entry); `beside` runs on the core that sums

@@ -24,15 +24,6 @@ impl U64Column {
         U64Column::Narrow(Vec::with_capacity(capacity))
     }
 
-    /// `len` zeros, in 4 bytes each when `max` (the largest value it will hold) fits.
-    pub fn filled(len: usize, max: u64) -> Self {
-        if max <= u32::MAX as u64 {
-            U64Column::Narrow(vec![0; len])
-        } else {
-            U64Column::Wide(vec![0; len])
-        }
-    }
-
     /// Appends a value, widening the whole column the first time one needs 64 bits.
     #[inline]
     pub fn push(&mut self, value: u64) {

@@ -48,11 +48,36 @@ impl Run {
         }
         let count = (((max - min) >> shift) + 1) as usize;
         let mut windows = Vec::with_capacity(count + 1);
-        for node in start..end {
-            let w = ((ids.get(node) - min) >> shift) as usize;
-            while windows.len() <= w {
-                windows.push(node as u32);
+        // Over the column's own slice (one match, not one a node).
+        fn fill(
+            windows: &mut Vec<u32>,
+            ids: impl Iterator<Item = u64>,
+            start: usize,
+            min: u64,
+            shift: u32,
+        ) {
+            for (node, id) in (start..).zip(ids) {
+                let w = ((id - min) >> shift) as usize;
+                if windows.len() <= w {
+                    windows.resize(w + 1, node as u32);
+                }
             }
+        }
+        match ids {
+            U64Column::Narrow(v) => fill(
+                &mut windows,
+                v[start..end].iter().map(|&id| id as u64),
+                start,
+                min,
+                shift,
+            ),
+            U64Column::Wide(v) => fill(
+                &mut windows,
+                v[start..end].iter().copied(),
+                start,
+                min,
+                shift,
+            ),
         }
         windows.push(end as u32);
         Run {
@@ -109,10 +134,7 @@ impl IdIndex {
         let mut short: Vec<u32> = Vec::new();
         let mut start = 0;
         while start < n {
-            let mut end = start + 1;
-            while end < n && ids.get(end) > ids.get(end - 1) {
-                end += 1;
-            }
+            let end = ascending_end(ids, start);
             // Null ids sort first: keep them out of runs.
             let mut first = start;
             while first < end && ids.get(first) == 0 {
@@ -211,6 +233,18 @@ impl IdIndex {
         } else {
             self.rest.get(&id).copied()
         }
+    }
+}
+
+/// The end of the strictly ascending run of ids from `start` (which is below the length).
+fn ascending_end(ids: &U64Column, start: usize) -> usize {
+    fn end_of<T: PartialOrd>(values: &[T], start: usize) -> usize {
+        let rest = &values[start..];
+        start + 1 + rest.windows(2).take_while(|w| w[1] > w[0]).count()
+    }
+    match ids {
+        U64Column::Narrow(v) => end_of(v, start),
+        U64Column::Wide(v) => end_of(v, start),
     }
 }
 

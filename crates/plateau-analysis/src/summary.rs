@@ -228,14 +228,14 @@ pub fn summarize_counted(
                 .join()
                 .expect("the retainer-path search does not panic")
         };
-        let (dups, class_counts) = match counted {
+        let (mut dups, class_counts) = match counted {
             Some(GraphCounts {
                 duplicates,
                 classes,
             }) => (Some(duplicates), Some(classes)),
             None => (None, None),
         };
-        let (mut search, mut searched, mut dups) = (Some(search), None, dups);
+        let (mut search, mut searched) = (Some(search), None);
         let tree = if user_reach.is_some() {
             if dups.is_none() {
                 dups = Some(duplicate_strings(graph, options.top));

@@ -1566,6 +1566,45 @@ mod synthetic {
         );
     }
 
+    /// Ids that are not 8-aligned keep 8 bytes each (the lookups' wide path): references
+    /// resolve, and the one to an id no object has is dropped with a warning.
+    #[test]
+    fn unaligned_ids_resolve_and_dangling_references_drop() {
+        let mut h = Hprof::new("1.0.2", 8);
+        h.utf8(1, "java/lang/Object")
+            .utf8(2, "Thing")
+            .utf8(3, "other");
+        h.load_class(1, 0x100, 1).load_class(2, 0x108, 2);
+        h.record(0x1C, |b| {
+            b.class_dump(0x100, 0, 0, &[], &[]);
+            b.class_dump(0x108, 0x100, 0, &[], &[(3, 2), (3, 2)]);
+            b.instance(0x201, 0x108, |f| {
+                f.id(0x30b).id(0x999);
+            });
+            b.instance(0x30b, 0x108, |f| {
+                f.id(0x201).id(0x201);
+            });
+            b.u1(0x01).id(0x201).id(0x1);
+        });
+        h.record(0x2C, |_| {});
+        let parsed = parse_bytes(&h.bytes()).unwrap();
+        assert_eq!(
+            parsed.warnings,
+            ["1 references point to ids the dump holds no object for: dropped"]
+        );
+        let g = &parsed.value.graph;
+        let node = |id: u64| g.nodes().find(|&n| g.object_id(n) == id).unwrap();
+        let (a, b) = (node(0x201), node(0x30b));
+        let targets = |n| {
+            g.edges(n)
+                .filter(|&e| g.edge_label(e) == "other")
+                .map(|e| g.edge_target(e))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(targets(a), [b]);
+        assert_eq!(targets(b), [a, a]);
+    }
+
     /// Offset of the first top-level record with this tag.
     pub fn find_record(bytes: &[u8], tag: u8) -> usize {
         let nul = bytes.iter().position(|&b| b == 0).unwrap();

@@ -1161,18 +1161,23 @@ mod tests {
         }
     }
 
+    /// `len` random values: nine in ten below `small` (in the dictionary), the others from
+    /// `rare` up (beyond it: escaped).
+    fn mostly_coded(seed: u64, len: usize, small: u64, rare: u32, span: u64) -> Vec<u32> {
+        let mut next = crate::xorshift(seed);
+        (0..len)
+            .map(|_| match next() % 10 {
+                0 => rare + (next() % span) as u32,
+                _ => (next() % small) as u32,
+            })
+            .collect()
+    }
+
     /// The chunked scan finds what a search position by position finds, escapes and
     /// exempt positions included.
     #[test]
     fn first_failing_equals_a_plain_search() {
-        let mut random = crate::xorshift(0x51ed_2701_a3c4_9b17);
-        let values: Vec<u32> = (0..5_000)
-            .map(|_| match random() % 10 {
-                // Rare values, beyond the dictionary: escaped.
-                0 => 1_000 + (random() % 100_000) as u32,
-                _ => (random() % 100) as u32,
-            })
-            .collect();
+        let values = mostly_coded(0x51ed_2701_a3c4_9b17, 5_000, 100, 1_000, 100_000);
         let packed = NameColumn::from(values.clone()).pack();
         assert!(
             matches!(&packed.0, super::Names::Packed(CodedColumn::Coded { escapes, .. }) if !escapes.is_empty())
@@ -1202,14 +1207,8 @@ mod tests {
 
     #[test]
     fn edited_names_equal_edits_on_plain_values() {
-        let mut next = crate::xorshift(11);
         // Mostly dictionary values, some escapes, some large (element indices).
-        let values: Vec<u32> = (0..20_000)
-            .map(|_| match next() % 10 {
-                0 => 100_000 + (next() % 50_000) as u32,
-                _ => (next() % 40) as u32,
-            })
-            .collect();
+        let values = mostly_coded(11, 20_000, 40, 100_000, 50_000);
         let dropped: Vec<u32> = vec![0, 1, 2, 500, 501, 9_999, 19_999];
         let inserted: Vec<(u32, u32)> = vec![
             (0, 7),

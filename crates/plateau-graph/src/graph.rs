@@ -562,10 +562,10 @@ impl HeapGraph {
                 {
                     return err(format!("node {v} has a class link but its class no object"));
                 }
-                // A self reference, which would not retain: no runtime makes one.
+                // A self reference, which would not retain: no runtime makes one. (Class
+                // objects are nodes: checked above.)
                 if let Some(&o) = links.class_objects.iter().enumerate().find_map(|(c, o)| {
                     let linked_to_itself = *o != NO_CLASS_OBJECT
-                        && (*o as usize) < n
                         && links.linked.contains(*o as usize)
                         && parts.node_classes.get(*o as usize) as usize == c;
                     linked_to_itself.then_some(o)

@@ -813,28 +813,28 @@ fn resolve(
         }
         missing
     };
+    // Two halves side by side; the positions to drop, in order.
+    let in_halves = |out: &mut [u32], resolve: &(dyn Fn(&mut [u32], usize) -> Vec<u32> + Sync)| {
+        let half = out.len() / 2;
+        let (first, second) = out.split_at_mut(half);
+        let (mut dropped, later) = std::thread::scope(|scope| {
+            let early = scope.spawn(|| resolve(first, 0));
+            let later = resolve(second, half);
+            (early.join().expect("lookups do not panic"), later)
+        });
+        dropped.extend(later);
+        dropped
+    };
     let (out, dropped): (Vec<u32>, Vec<u32>) = match std::mem::take(&mut c.edges.targets) {
         U64Column::Narrow(mut v) => {
-            let half = v.len() / 2;
-            let (a, b) = v.split_at_mut(half);
-            let (mut dropped, second) = std::thread::scope(|scope| {
-                let first = scope.spawn(|| resolve_all(a, 0));
-                let second = resolve_all(b, half);
-                (first.join().expect("lookups do not panic"), second)
-            });
-            dropped.extend(second);
+            let dropped = in_halves(&mut v, &resolve_all);
             (v, dropped)
         }
         U64Column::Wide(v) => {
             let mut out = vec![0u32; v.len()];
-            let half = v.len() / 2;
-            let (a, b) = out.split_at_mut(half);
-            let (mut dropped, second) = std::thread::scope(|scope| {
-                let first = scope.spawn(|| resolve_wide(a, &v[..half], 0));
-                let second = resolve_wide(b, &v[half..], half);
-                (first.join().expect("lookups do not panic"), second)
+            let dropped = in_halves(&mut out, &|chunk, offset| {
+                resolve_wide(chunk, &v[offset..offset + chunk.len()], offset)
             });
-            dropped.extend(second);
             (out, dropped)
         }
     };
